@@ -1,0 +1,563 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/**
+ * The one socket transport: TCP, Unix and TLS connections differ only in how
+ * the `Deno.Conn` was obtained. It uses `conn.read()`, `conn.write()` and
+ * `conn.closeWrite()` only (Deno's `readable`/`writable` close the whole
+ * connection at EOF, which would break half-close).
+ *
+ * Failure has one funnel: `#fatalError(exc)` → `#forceClose(exc)` →
+ * `#callConnectionLost(exc)`, guarded by `#lost`, releasing the `Deno.Conn`
+ * in `finally`. Every call into the protocol has its own `try`.
+ *
+ * @module
+ */
+import { isConnectionError, logger } from "./_log.ts";
+import { checkBytes, checkInteger, describe } from "./_validate.ts";
+import type { BaseProtocol, Transport } from "./protocol.ts";
+
+/** Default high watermark of the write buffer (asyncio's). */
+const DEFAULT_HIGH = 64 * 1024;
+/** Reads start with a small buffer so an idle connection holds little memory. */
+const MIN_READ = 4 * 1024;
+/** A read that fills the buffer doubles it, up to this. */
+const MAX_READ = 256 * 1024;
+/** Buffered pieces are joined into one write of at most this many bytes. */
+const MAX_JOIN = 1024 * 1024;
+/** Writes dropped after the connection is lost before a warning is logged. */
+const LOST_WRITES_WARN = 5;
+
+/** What the transport needs from whoever accepted it (a server). */
+export interface TransportOwner {
+  /** Called once the transport has called `connectionLost`. */
+  detach(transport: SocketTransport): void;
+}
+
+/** Optional details of a transport. */
+export interface TransportInit {
+  /** The server that accepted the connection. */
+  owner?: TransportOwner;
+  /** Set on TLS connections: the negotiated ALPN protocol. */
+  tls?: { alpnProtocol: string | null };
+}
+
+type AnyProtocol = BaseProtocol & {
+  dataReceived?(data: Uint8Array): void;
+  eofReceived?(): unknown;
+  getBuffer?(sizehint: number): Uint8Array;
+  bufferUpdated?(nbytes: number): void;
+};
+
+/** Called for errors raised by protocol code after the transport is gone. */
+function logCallbackError(err: unknown, what: string): void {
+  logger.error(
+    "Exception in {callback} after the connection was lost: {error}",
+    {
+      callback: what,
+      error: err,
+    },
+  );
+}
+
+/** Turns anything thrown into an `Error`. */
+function toError(err: unknown): Error {
+  return err instanceof Error
+    ? err
+    : new Error(`Non-Error thrown: ${describe(err)}`, { cause: err });
+}
+
+/** The transport of one stream connection. */
+export class SocketTransport implements Transport {
+  #conn: Deno.Conn;
+  #protocol: AnyProtocol;
+  #buffered: boolean;
+  #owner: TransportOwner | undefined;
+  #tls: { alpnProtocol: string | null } | undefined;
+
+  // Reading.
+  #readBuf: Uint8Array;
+  #paused = false;
+  #resume: PromiseWithResolvers<void> | null = null;
+  #eof = false;
+
+  // Writing.
+  #queue: Uint8Array[] = [];
+  #bufferSize = 0;
+  #writing = false;
+  #high = DEFAULT_HIGH;
+  #low = DEFAULT_HIGH / 4;
+  #protocolPaused = false;
+  #writeEof = false;
+  #lostWrites = 0;
+
+  // Closing.
+  #closing = false;
+  #lost = false;
+  #closed = false;
+
+  constructor(
+    conn: Deno.Conn,
+    protocol: BaseProtocol,
+    init: TransportInit = {},
+  ) {
+    this.#conn = conn;
+    this.#protocol = protocol as AnyProtocol;
+    this.#buffered = typeof this.#protocol.getBuffer === "function";
+    this.#owner = init.owner;
+    this.#tls = init.tls;
+    this.#readBuf = this.#buffered
+      ? new Uint8Array(0)
+      : new Uint8Array(MIN_READ);
+  }
+
+  /**
+   * Calls `connectionMade` and starts reading.
+   *
+   * @returns `null` once the protocol has been told, or the error that
+   * `connectionMade` threw (the transport is then aborted).
+   */
+  start(): Error | null {
+    try {
+      this.#protocol.connectionMade(this);
+    } catch (err) {
+      const exc = toError(err);
+      this.#fatalError(exc, "Exception in connectionMade()");
+      return exc;
+    }
+    if (!this.#closing) void this.#readLoop();
+    return null;
+  }
+
+  // ---- Reading -----------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const conn = this.#conn;
+    while (true) {
+      if (this.#paused) {
+        this.#resume = Promise.withResolvers<void>();
+        await this.#resume.promise;
+        this.#resume = null;
+        if (this.#closing) return;
+      }
+      let buf: Uint8Array;
+      const buffered = this.#buffered;
+      if (buffered) {
+        try {
+          buf = this.#protocol.getBuffer!(-1);
+          checkBytes(buf, "getBuffer() result");
+          if (buf.length === 0) {
+            throw new RangeError("getBuffer() returned an empty buffer");
+          }
+        } catch (err) {
+          this.#fatalError(toError(err), "Exception in getBuffer()");
+          return;
+        }
+      } else {
+        buf = this.#readBuf;
+      }
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch (err) {
+        if (this.#closing) return; // our own close() interrupted the read
+        this.#fatalError(toError(err), "Fatal read error on socket transport");
+        return;
+      }
+      if (this.#closing) return;
+      if (this.#paused) {
+        // A read was in flight when pauseReading() was called: hold its
+        // result until resumeReading().
+        this.#resume = Promise.withResolvers<void>();
+        await this.#resume.promise;
+        this.#resume = null;
+        if (this.#closing) return;
+      }
+      if (n === null) {
+        this.#onEof();
+        return;
+      }
+      if (buffered) {
+        try {
+          this.#protocol.bufferUpdated!(n);
+        } catch (err) {
+          this.#fatalError(toError(err), "Exception in bufferUpdated()");
+          return;
+        }
+      } else {
+        const data = buf.slice(0, n);
+        if (n === buf.length && n < MAX_READ) {
+          this.#readBuf = new Uint8Array(n * 2);
+        }
+        try {
+          this.#protocol.dataReceived!(data);
+        } catch (err) {
+          this.#fatalError(toError(err), "Exception in dataReceived()");
+          return;
+        }
+      }
+      if (this.#closing) return;
+    }
+  }
+
+  #onEof(): void {
+    this.#eof = true;
+    let keepOpen: unknown;
+    try {
+      keepOpen = this.#protocol.eofReceived?.();
+    } catch (err) {
+      this.#fatalError(toError(err), "Exception in eofReceived()");
+      return;
+    }
+    if (!keepOpen) this.close();
+  }
+
+  /** Stops delivering data until {@linkcode resumeReading}. */
+  pauseReading(): void {
+    if (this.#closing || this.#paused) return;
+    this.#paused = true;
+  }
+
+  /** Resumes delivering data. */
+  resumeReading(): void {
+    if (this.#closing || !this.#paused) return;
+    this.#paused = false;
+    this.#resume?.resolve();
+  }
+
+  /** Whether data is being delivered. */
+  isReading(): boolean {
+    return !this.#paused && !this.#closing && !this.#eof;
+  }
+
+  // ---- Writing -----------------------------------------------------------
+
+  /** Queues a copy of `data` for sending. */
+  write(data: Uint8Array): void {
+    checkBytes(data, "data");
+    if (this.#canQueue("write") && data.length > 0) this.#enqueue(data.slice());
+  }
+
+  /** Queues the concatenation of `list` for sending. */
+  writelines(list: Iterable<Uint8Array>): void {
+    if (
+      list === null ||
+      typeof (list as Partial<Iterable<Uint8Array>>)?.[Symbol.iterator] !==
+        "function"
+    ) {
+      throw new TypeError(
+        `list must be an iterable of Uint8Array, got ${describe(list)}`,
+      );
+    }
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    let i = 0;
+    for (const part of list) {
+      checkBytes(part, `list[${i++}]`);
+      parts.push(part);
+      total += part.length;
+    }
+    if (!this.#canQueue("writelines") || total === 0) return;
+    this.#enqueue(concat(parts, total));
+  }
+
+  /** The checks `write` and `writelines` share; false when the data is to be dropped. */
+  #canQueue(what: string): boolean {
+    if (this.#writeEof) {
+      throw new Error(
+        `Cannot ${what} to transport: writeEof() was already called`,
+      );
+    }
+    if (this.#closing) {
+      if (++this.#lostWrites > LOST_WRITES_WARN) {
+        logger.warning(
+          "Dropped {count} writes to a closed transport (peer {peer})",
+          {
+            count: this.#lostWrites,
+            peer: this.#conn.remoteAddr,
+          },
+        );
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** Adds bytes the transport owns to the queue and starts the writer. */
+  #enqueue(owned: Uint8Array): void {
+    this.#queue.push(owned);
+    this.#bufferSize += owned.length;
+    if (!this.#writing) void this.#writeLoop();
+    this.#maybePauseProtocol();
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    const conn = this.#conn;
+    try {
+      while (this.#queue.length > 0) {
+        const chunk = this.#takeChunk();
+        let off = 0;
+        while (off < chunk.length) {
+          const n = await conn.write(off === 0 ? chunk : chunk.subarray(off));
+          if (this.#lost) return;
+          off += n;
+          this.#bufferSize -= n;
+          if (this.#protocolPaused && this.#bufferSize <= this.#low) {
+            this.#resumeProtocol();
+          }
+        }
+      }
+    } catch (err) {
+      if (!this.#lost) {
+        this.#fatalError(toError(err), "Fatal write error on socket transport");
+      }
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#lost) return;
+    if (this.#closing) {
+      this.#lost = true;
+      queueMicrotask(() => this.#callConnectionLost(null));
+    } else if (this.#writeEof) {
+      this.#shutdownWrite();
+    }
+  }
+
+  /** Takes the next piece to write: one queued buffer, or several joined. */
+  #takeChunk(): Uint8Array {
+    const queue = this.#queue;
+    const first = queue[0]!;
+    if (queue.length === 1 || first.length >= MAX_JOIN) {
+      queue.shift();
+      return first;
+    }
+    let count = 0;
+    let total = 0;
+    while (count < queue.length && total + queue[count]!.length <= MAX_JOIN) {
+      total += queue[count++]!.length;
+    }
+    if (count <= 1) {
+      queue.shift();
+      return first;
+    }
+    return concat(queue.splice(0, count), total);
+  }
+
+  #shutdownWrite(): void {
+    this.#conn.closeWrite().catch((err: unknown) => {
+      if (!this.#lost) {
+        this.#fatalError(toError(err), "Fatal error on writeEof()");
+      }
+    });
+  }
+
+  #maybePauseProtocol(): void {
+    if (this.#protocolPaused || this.#bufferSize <= this.#high) return;
+    this.#protocolPaused = true;
+    try {
+      this.#protocol.pauseWriting();
+    } catch (err) {
+      this.#fatalError(toError(err), "Exception in pauseWriting()");
+    }
+  }
+
+  #resumeProtocol(): void {
+    this.#protocolPaused = false;
+    try {
+      this.#protocol.resumeWriting();
+    } catch (err) {
+      this.#fatalError(toError(err), "Exception in resumeWriting()");
+    }
+  }
+
+  /** Half-closes once the buffer is flushed. */
+  writeEof(): void {
+    if (this.#closing || this.#writeEof) return;
+    this.#writeEof = true;
+    if (!this.#writing) this.#shutdownWrite();
+  }
+
+  /** Whether `writeEof()` is supported (not on TLS). */
+  canWriteEof(): boolean {
+    return this.#tls === undefined;
+  }
+
+  /** Bytes not yet accepted by the operating system. */
+  getWriteBufferSize(): number {
+    return this.#bufferSize;
+  }
+
+  /** `[low, high]` watermarks. */
+  getWriteBufferLimits(): [low: number, high: number] {
+    return [this.#low, this.#high];
+  }
+
+  /** Sets the watermarks as asyncio does. */
+  setWriteBufferLimits(high?: number, low?: number): void {
+    if (high !== undefined) checkInteger(high, "high", 0);
+    if (low !== undefined) checkInteger(low, "low", 0);
+    const h = high ?? (low === undefined ? DEFAULT_HIGH : 4 * low);
+    const l = low ?? Math.floor(h / 4);
+    if (h < l) throw new RangeError(`high (${h}) must be at least low (${l})`);
+    this.#high = h;
+    this.#low = l;
+    this.#maybePauseProtocol();
+  }
+
+  // ---- Closing -----------------------------------------------------------
+
+  /** Whether the transport is closing or closed. */
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /** Flushes, then closes; `connectionLost(null)` follows. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#wakeReader();
+    if (!this.#writing && this.#queue.length === 0) {
+      this.#lost = true;
+      queueMicrotask(() => this.#callConnectionLost(null));
+    }
+  }
+
+  /** Closes at once, dropping the buffer; `connectionLost(null)` follows. */
+  abort(): void {
+    this.#forceClose(null);
+  }
+
+  #fatalError(exc: Error, message: string): void {
+    if (this.#lost) {
+      logCallbackError(exc, message);
+      return;
+    }
+    if (isConnectionError(exc)) {
+      logger.debug("{message} (peer {peer}): {error}", {
+        message,
+        peer: this.#conn.remoteAddr,
+        error: exc,
+      });
+    } else {
+      logger.error("{message} (peer {peer}): {error}", {
+        message,
+        peer: this.#conn.remoteAddr,
+        error: exc,
+      });
+    }
+    this.#forceClose(exc);
+  }
+
+  #forceClose(exc: Error | null): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#closing = true;
+    this.#queue = [];
+    this.#bufferSize = 0;
+    this.#wakeReader();
+    // Close now so that a pending read or write ends at once.
+    this.#closeConn();
+    queueMicrotask(() => this.#callConnectionLost(exc));
+  }
+
+  #callConnectionLost(exc: Error | null): void {
+    try {
+      this.#protocol.connectionLost(exc);
+    } catch (err) {
+      logger.error("Exception in connectionLost(): {error}", { error: err });
+    } finally {
+      this.#closeConn();
+      this.#owner?.detach(this);
+    }
+  }
+
+  #wakeReader(): void {
+    this.#resume?.resolve();
+  }
+
+  #closeConn(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch (err) {
+      if (!(err instanceof Deno.errors.BadResource)) throw err;
+    }
+  }
+
+  // ---- Information -------------------------------------------------------
+
+  /** Connection details by name. */
+  getExtraInfo(name: string, defaultValue?: unknown): unknown {
+    switch (name) {
+      case "peername":
+        return this.#conn.remoteAddr;
+      case "sockname":
+        return this.#conn.localAddr;
+      case "socket":
+        return this.#conn;
+      case "alpnProtocol":
+        return this.#tls ? this.#tls.alpnProtocol : defaultValue;
+      default:
+        return defaultValue;
+    }
+  }
+
+  /** The protocol the transport calls. */
+  getProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
+  /** Replaces the protocol. */
+  setProtocol(protocol: BaseProtocol): void {
+    if (protocol === null || typeof protocol !== "object") {
+      throw new TypeError(
+        `protocol must be a protocol object, got ${describe(protocol)}`,
+      );
+    }
+    this.#protocol = protocol as AnyProtocol;
+    const buffered = typeof this.#protocol.getBuffer === "function";
+    if (!buffered && this.#readBuf.length === 0) {
+      this.#readBuf = new Uint8Array(MIN_READ);
+    }
+    this.#buffered = buffered;
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    const state = this.#lost ? "closed" : this.#closing ? "closing" : "open";
+    const parts = [state, `peer=${formatAddr(this.#conn.remoteAddr)}`];
+    if (this.#paused) parts.push("reading paused");
+    if (this.#eof) parts.push("eof received");
+    if (this.#writeEof) parts.push("eof written");
+    parts.push(`buffered=${this.#bufferSize}`);
+    if (this.#tls) parts.push("tls");
+    return `Transport { ${parts.join(", ")} }`;
+  }
+}
+
+/** Joins `parts` (holding `total` bytes) into one new buffer. */
+export function concat(
+  parts: readonly Uint8Array[],
+  total: number,
+): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const part of parts) {
+    out.set(part, off);
+    off += part.length;
+  }
+  return out;
+}
+
+/** A readable form of a socket address. */
+export function formatAddr(addr: Deno.Addr): string {
+  switch (addr.transport) {
+    case "tcp":
+    case "udp":
+      return addr.hostname.includes(":")
+        ? `[${addr.hostname}]:${addr.port}`
+        : `${addr.hostname}:${addr.port}`;
+    default:
+      return "path" in addr ? addr.path || "(unnamed)" : String(addr.transport);
+  }
+}
