@@ -1,0 +1,170 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/** Helpers shared by the test files. */
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import {
+  createConnection,
+  createServer,
+  Protocol,
+  type Server,
+  type ServerOptions,
+  type Transport,
+} from "../mod.ts";
+import type { BaseProtocol, ConnectOptions } from "../protocol.ts";
+
+/** `n` random bytes (crypto.getRandomValues fills at most 64 KiB at a time). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n; off += 65536) {
+    crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
+  }
+  return out;
+}
+
+/** Joins byte arrays. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** SHA-256 of bytes, hex. */
+export async function digest(data: Uint8Array): Promise<string> {
+  const hash = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>),
+  );
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** UTF-8 encode. */
+export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+/** UTF-8 decode. */
+export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Waits `ms` milliseconds (only for checks that something does NOT happen). */
+export const delay = (ms: number): Promise<void> =>
+  new Promise((r) => setTimeout(r, ms));
+
+/** The first listener's port. */
+export function portOf(server: Server): number {
+  return (server.sockets[0]!.addr as Deno.NetAddr).port;
+}
+
+/**
+ * A protocol that records every callback, keeps every byte, and exposes
+ * promises for the moments tests wait on.
+ */
+export class Recorder extends Protocol {
+  events: string[] = [];
+  chunks: Uint8Array[] = [];
+  received = 0;
+  transport?: Transport;
+  lostWith: Error | null | undefined = undefined;
+  readonly made = Promise.withResolvers<Transport>();
+  readonly eof = Promise.withResolvers<void>();
+  readonly lost = Promise.withResolvers<Error | null>();
+  #want = 0;
+  #got: PromiseWithResolvers<void> | null = null;
+  keepOpenOnEof = false;
+
+  override connectionMade(transport: Transport): void {
+    this.events.push("connectionMade");
+    this.transport = transport;
+    this.made.resolve(transport);
+  }
+  override dataReceived(data: Uint8Array): void {
+    if (this.events.at(-1) !== "dataReceived") this.events.push("dataReceived");
+    this.chunks.push(data);
+    this.received += data.length;
+    if (this.#got && this.received >= this.#want) this.#got.resolve();
+  }
+  override eofReceived(): boolean {
+    this.events.push("eofReceived");
+    this.eof.resolve();
+    return this.keepOpenOnEof;
+  }
+  override connectionLost(exc: Error | null): void {
+    this.events.push("connectionLost");
+    this.lostWith = exc;
+    this.lost.resolve(exc);
+  }
+  override pauseWriting(): void {
+    this.events.push("pauseWriting");
+  }
+  override resumeWriting(): void {
+    this.events.push("resumeWriting");
+  }
+  /** Resolves once at least `n` bytes have arrived in total. */
+  receivedAtLeast(n: number): Promise<void> {
+    if (this.received >= n) return Promise.resolve();
+    this.#want = n;
+    this.#got = Promise.withResolvers<void>();
+    return this.#got.promise;
+  }
+  /** Everything received so far. */
+  bytes(): Uint8Array {
+    return concatBytes(this.chunks);
+  }
+}
+
+/** An echo protocol. */
+export class Echo extends Protocol {
+  #transport?: Transport;
+  override connectionMade(transport: Transport): void {
+    this.#transport = transport;
+  }
+  override dataReceived(data: Uint8Array): void {
+    this.#transport!.write(data);
+  }
+}
+
+/** A network to run the same test over: TCP on loopback, or a Unix socket. */
+export interface Net {
+  name: string;
+  server(factory: () => BaseProtocol, options?: ServerOptions): Promise<Server>;
+  connect<P extends BaseProtocol>(
+    server: Server,
+    factory: () => P,
+    options?: ConnectOptions,
+  ): Promise<[Transport, P]>;
+}
+
+/** TCP on 127.0.0.1. */
+export const tcp: Net = {
+  name: "TCP",
+  server: (factory, options) => createServer(factory, "127.0.0.1", 0, options),
+  connect: (server, factory, options) =>
+    createConnection(factory, "127.0.0.1", portOf(server), options),
+};
+
+/** Captures the module's log records while `fn` runs. */
+export async function withLogs<T>(
+  fn: (records: LogRecord[]) => Promise<T>,
+): Promise<T> {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { test: (r) => records.push(r) },
+    loggers: [
+      { category: ["aio", "net"], lowestLevel: "debug", sinks: ["test"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    return await fn(records);
+  } finally {
+    await reset();
+  }
+}
+
+/** The rendered text of a log record. */
+export function logText(record: LogRecord): string {
+  return record.message.map((part) =>
+    typeof part === "string" ? part : Deno.inspect(part)
+  ).join("");
+}
+
+/** The networks every transport test runs over. */
+export const nets: Net[] = [tcp];

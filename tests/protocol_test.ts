@@ -1,0 +1,909 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import nodeNet from "node:net";
+import {
+  BaseProtocol,
+  BufferedProtocol,
+  createConnection,
+  createServer,
+  Protocol,
+  type Server,
+  type Transport,
+} from "../mod.ts";
+import {
+  concatBytes,
+  dec,
+  delay,
+  digest,
+  Echo,
+  enc,
+  logText,
+  nets,
+  portOf,
+  randomBytes,
+  Recorder,
+  withLogs,
+} from "./_helpers.ts";
+
+/** Waits for the server-side protocol of the next connection. */
+function recorderServer(): {
+  factory: () => Recorder;
+  next: () => Promise<Recorder>;
+  all: Recorder[];
+} {
+  const all: Recorder[] = [];
+  const waiting: PromiseWithResolvers<Recorder>[] = [];
+  return {
+    all,
+    factory: () => {
+      const r = new Recorder();
+      all.push(r);
+      waiting.shift()?.resolve(r);
+      return r;
+    },
+    next: () => {
+      const w = Promise.withResolvers<Recorder>();
+      waiting.push(w);
+      return w.promise;
+    },
+  };
+}
+
+for (const net of nets) {
+  Deno.test(`${net.name}: 50 concurrent clients each get their 128 KiB echoed byte for byte`, async () => {
+    await using server = await net.server(() => new Echo());
+    await Promise.all(Array.from({ length: 50 }, async () => {
+      const payload = randomBytes(128 * 1024);
+      const [transport, client] = await net.connect(
+        server,
+        () => new Recorder(),
+      );
+      // Several writes of odd sizes, so TCP splits and merges them its own way.
+      for (let off = 0; off < payload.length; off += 10_007) {
+        transport.write(payload.subarray(off, off + 10_007));
+      }
+      await client.receivedAtLeast(payload.length);
+      assertEquals(await digest(client.bytes()), await digest(payload));
+      transport.close();
+      assertEquals(await client.lost.promise, null);
+    }));
+  });
+
+  Deno.test(`${net.name}: callbacks come in order, each as often as the state machine says`, async () => {
+    const srv = recorderServer();
+    await using server = await net.server(srv.factory);
+    const serverSide = srv.next();
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    const remote = await serverSide;
+    transport.write(enc("hello"));
+    await remote.receivedAtLeast(5);
+    transport.writeEof();
+    await remote.lost.promise; // server: eofReceived returns false, so it closes
+    await client.lost.promise;
+    assertEquals(remote.events, [
+      "connectionMade",
+      "dataReceived",
+      "eofReceived",
+      "connectionLost",
+    ]);
+    assertEquals(client.events, [
+      "connectionMade",
+      "eofReceived",
+      "connectionLost",
+    ]);
+    assertEquals(remote.lostWith, null);
+    assertEquals(client.lostWith, null);
+  });
+
+  Deno.test(`${net.name}: half-close from the client: the server answers after the client's EOF`, async () => {
+    class Summer extends Protocol {
+      #t?: Transport;
+      #n = 0;
+      override connectionMade(t: Transport): void {
+        this.#t = t;
+      }
+      override dataReceived(d: Uint8Array): void {
+        this.#n += d.length;
+      }
+      override eofReceived(): boolean {
+        this.#t!.write(enc(`got ${this.#n}`));
+        this.#t!.close();
+        return true;
+      }
+    }
+    await using server = await net.server(() => new Summer());
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    assertEquals(transport.canWriteEof(), true);
+    transport.write(new Uint8Array(1000));
+    transport.writeEof();
+    assertThrows(
+      () => transport.write(enc("x")),
+      Error,
+      "writeEof() was already called",
+    );
+    assertThrows(
+      () => transport.writelines([enc("x")]),
+      Error,
+      "writeEof() was already called",
+    );
+    await client.eof.promise;
+    assertEquals(dec(client.bytes()), "got 1000");
+    assertEquals(await client.lost.promise, null);
+  });
+
+  Deno.test(`${net.name}: half-close from the server: the client keeps writing after the server's EOF`, async () => {
+    const srv = recorderServer();
+    await using server = await net.server(srv.factory);
+    const serverSide = srv.next();
+    const client = new Recorder();
+    client.keepOpenOnEof = true;
+    const [transport] = await net.connect(server, () => client);
+    const remote = await serverSide;
+    remote.transport!.write(enc("bye"));
+    remote.transport!.writeEof();
+    await client.eof.promise;
+    assertEquals(dec(client.bytes()), "bye");
+    assertEquals(transport.isClosing(), false);
+    transport.write(enc("still here"));
+    await remote.receivedAtLeast(10);
+    assertEquals(dec(remote.bytes()), "still here");
+    transport.close();
+    assertEquals(await remote.lost.promise, null);
+    assertEquals(await client.lost.promise, null);
+  });
+
+  Deno.test(`${net.name}: a 16 MiB write to a slow reader pauses and resumes the writer and stays bounded`, async () => {
+    const total = 16 * 1024 * 1024;
+    const payload = randomBytes(total);
+    let maxBuffered = 0;
+    class Producer extends Protocol {
+      #t?: Transport;
+      #off = 0;
+      #paused = false;
+      pauses = 0;
+      resumes = 0;
+      readonly done = Promise.withResolvers<void>();
+      override connectionMade(t: Transport): void {
+        this.#t = t;
+        this.#pump();
+      }
+      override pauseWriting(): void {
+        this.pauses++;
+        this.#paused = true;
+      }
+      override resumeWriting(): void {
+        this.resumes++;
+        this.#paused = false;
+        this.#pump();
+      }
+      #pump(): void {
+        while (!this.#paused && this.#off < total) {
+          this.#t!.write(payload.subarray(this.#off, this.#off + 32 * 1024));
+          this.#off += 32 * 1024;
+          maxBuffered = Math.max(maxBuffered, this.#t!.getWriteBufferSize());
+        }
+        if (this.#off >= total) this.done.resolve();
+      }
+    }
+    let producer: Producer | undefined;
+    await using server = await net.server(() => (producer = new Producer()));
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    // Read slowly: pause after every 1 MiB for a few milliseconds.
+    let next = 1024 * 1024;
+    while (client.received < total) {
+      await client.receivedAtLeast(Math.min(next, total));
+      transport.pauseReading();
+      assertEquals(transport.isReading(), false);
+      await delay(5);
+      transport.resumeReading();
+      next += 1024 * 1024;
+    }
+    await producer!.done.promise;
+    assertEquals(await digest(client.bytes()), await digest(payload));
+    assert(producer!.pauses > 0, "pauseWriting was never called");
+    assertEquals(producer!.pauses, producer!.resumes);
+    // Bounded: the producer never queued more than the high watermark plus one write.
+    assert(
+      maxBuffered <= 64 * 1024 + 32 * 1024,
+      `buffered up to ${maxBuffered} bytes`,
+    );
+    transport.close();
+    await client.lost.promise;
+  });
+
+  Deno.test(`${net.name}: pauseReading holds data, even from a read in flight, and resumeReading delivers it in order`, async () => {
+    const srv = recorderServer();
+    await using server = await net.server(srv.factory);
+    const serverSide = srv.next();
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    const remote = await serverSide;
+    // The client's read is in flight now; pausing must hold what it returns.
+    transport.pauseReading();
+    transport.pauseReading(); // idempotent
+    remote.transport!.write(enc("one,"));
+    remote.transport!.write(enc("two,"));
+    remote.transport!.writeEof();
+    await delay(50); // a negative check: nothing may arrive while paused
+    assertEquals(client.received, 0);
+    assertEquals(client.events, ["connectionMade"]);
+    transport.resumeReading();
+    await client.eof.promise;
+    assertEquals(dec(client.bytes()), "one,two,");
+    await client.lost.promise;
+    assertEquals(client.events, [
+      "connectionMade",
+      "dataReceived",
+      "eofReceived",
+      "connectionLost",
+    ]);
+    remote.transport!.close();
+    await remote.lost.promise;
+  });
+
+  Deno.test(`${net.name}: close() flushes the buffer before connectionLost(null)`, async () => {
+    const payload = randomBytes(4 * 1024 * 1024);
+    const serverLost = Promise.withResolvers<Error | null>();
+    class WriteAndClose extends Protocol {
+      override connectionMade(t: Transport): void {
+        t.write(payload);
+        t.close();
+        assertEquals(t.isClosing(), true);
+        t.close(); // idempotent
+      }
+      override connectionLost(exc: Error | null): void {
+        serverLost.resolve(exc);
+      }
+    }
+    await using server = await net.server(() => new WriteAndClose());
+    const [, client] = await net.connect(server, () => new Recorder());
+    await client.lost.promise;
+    assertEquals(await digest(client.bytes()), await digest(payload));
+    assertEquals(client.events.at(-2), "eofReceived");
+    assertEquals(await serverLost.promise, null);
+  });
+
+  Deno.test(`${net.name}: abort() drops the buffer and calls connectionLost(null) once`, async () => {
+    const payload = new Uint8Array(64 * 1024 * 1024);
+    const srv = recorderServer();
+    await using server = await net.server(srv.factory);
+    const serverSide = srv.next();
+    const client = new Recorder();
+    const [transport] = await net.connect(server, () => client);
+    transport.pauseReading(); // the client does not read, so the server's buffer fills
+    const remote = await serverSide;
+    remote.transport!.write(payload);
+    assert(remote.transport!.getWriteBufferSize() > 0);
+    remote.transport!.abort();
+    remote.transport!.abort(); // idempotent
+    assertEquals(remote.transport!.getWriteBufferSize(), 0);
+    assertEquals(remote.transport!.isClosing(), true);
+    assertEquals(await remote.lost.promise, null);
+    transport.resumeReading();
+    const exc = await client.lost.promise;
+    assert(
+      client.received < payload.length,
+      `received all ${client.received} bytes despite abort()`,
+    );
+    assert(
+      exc === null || exc instanceof Deno.errors.ConnectionReset,
+      `unexpected ${exc}`,
+    );
+    assertEquals(remote.events.filter((e) => e === "connectionLost").length, 1);
+  });
+
+  Deno.test(`${net.name}: an exception in dataReceived closes only its own connection and reaches connectionLost`, async () => {
+    const boom = new Error("boom");
+    let lostWith: Error | null | undefined;
+    class Faulty extends Protocol {
+      #t?: Transport;
+      override connectionMade(t: Transport): void {
+        this.#t = t;
+      }
+      override dataReceived(d: Uint8Array): void {
+        if (dec(d).includes("crash")) throw boom;
+        this.#t!.write(d);
+      }
+      override connectionLost(exc: Error | null): void {
+        lostWith = exc;
+      }
+    }
+    await withLogs(async (records) => {
+      await using server = await net.server(() => new Faulty());
+      const [good, goodClient] = await net.connect(
+        server,
+        () => new Recorder(),
+      );
+      const [, badClient] = await net.connect(server, () => new Recorder());
+      badClient.transport!.write(enc("crash"));
+      await badClient.lost.promise;
+      assertStrictEquals(lostWith, boom);
+      assert(
+        records.some((r) =>
+          r.level === "error" && logText(r).includes("dataReceived")
+        ),
+        "the error was not logged",
+      );
+      // The other connection and the server carry on.
+      good.write(enc("still echoing"));
+      await goodClient.receivedAtLeast(13);
+      assertEquals(dec(goodClient.bytes()), "still echoing");
+      assertEquals(server.isServing(), true);
+      const [third, thirdClient] = await net.connect(
+        server,
+        () => new Recorder(),
+      );
+      third.write(enc("new"));
+      await thirdClient.receivedAtLeast(3);
+      good.close();
+      third.close();
+      await goodClient.lost.promise;
+      await thirdClient.lost.promise;
+    });
+  });
+
+  Deno.test(`${net.name}: writes after the connection is lost are dropped, with a warning after the fifth`, async () => {
+    await withLogs(async (records) => {
+      await using server = await net.server(() => new Echo());
+      const [transport, client] = await net.connect(
+        server,
+        () => new Recorder(),
+      );
+      transport.close();
+      await client.lost.promise;
+      for (let i = 0; i < 5; i++) transport.write(enc("late"));
+      assertEquals(records.filter((r) => r.level === "warning").length, 0);
+      transport.write(enc("late"));
+      transport.writelines([enc("late")]);
+      const warnings = records.filter((r) => r.level === "warning");
+      assertEquals(warnings.length, 2);
+      assert(logText(warnings[0]!).includes("closed transport"));
+      assertEquals(transport.getWriteBufferSize(), 0);
+    });
+  });
+
+  Deno.test(`${net.name}: waitClosed() waits for the server to close and every connection to go`, async () => {
+    const server = await net.server(() => new Echo());
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    let resolved = false;
+    const closed = server.waitClosed().then(() => (resolved = true));
+    server.close();
+    assertEquals(server.isServing(), false);
+    assertEquals(server.sockets.length, 0);
+    // A round trip proves the open connection still works after close().
+    transport.write(enc("ping"));
+    await client.receivedAtLeast(4);
+    assertEquals(resolved, false);
+    transport.close();
+    await closed;
+    assertEquals(resolved, true);
+    await server.waitClosed(); // resolves at once now
+  });
+
+  Deno.test(`${net.name}: closeClients() flushes and closes every connection; abortClients() drops`, async () => {
+    const srv = recorderServer();
+    const server = await net.server(srv.factory);
+    const clients = await Promise.all(
+      [1, 2, 3].map(() => net.connect(server, () => new Recorder())),
+    );
+    while (srv.all.length < 3) await delay(1);
+    await Promise.all(srv.all.map((r) => r.made.promise));
+    for (const r of srv.all) r.transport!.write(enc("last words"));
+    server.close();
+    server.closeClients();
+    for (const [, c] of clients) {
+      assertEquals(await c.lost.promise, null);
+      assertEquals(dec(c.bytes()), "last words");
+    }
+    await server.waitClosed();
+
+    const srv2 = recorderServer();
+    const server2 = await net.server(srv2.factory);
+    const serverSide = srv2.next();
+    const [, c2] = await net.connect(server2, () => new Recorder());
+    const remote = await serverSide;
+    await remote.made.promise;
+    remote.transport!.write(new Uint8Array(1024));
+    server2.abortClients();
+    assertEquals(remote.transport!.getWriteBufferSize(), 0);
+    assertEquals(await remote.lost.promise, null);
+    await c2.lost.promise;
+    server2.close();
+    await server2.waitClosed();
+  });
+
+  Deno.test(`${net.name}: a BufferedProtocol echo reads into the protocol's buffer`, async () => {
+    const sizes: number[] = [];
+    class BufferedEcho extends BufferedProtocol {
+      #t?: Transport;
+      readonly buf = new Uint8Array(1000);
+      override connectionMade(t: Transport): void {
+        this.#t = t;
+      }
+      override getBuffer(sizehint: number): Uint8Array {
+        sizes.push(sizehint);
+        return this.buf;
+      }
+      override bufferUpdated(n: number): void {
+        this.#t!.write(this.buf.subarray(0, n));
+      }
+    }
+    await using server = await net.server(() => new BufferedEcho());
+    const payload = randomBytes(1024 * 1024);
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    transport.write(payload);
+    await client.receivedAtLeast(payload.length);
+    assertEquals(await digest(client.bytes()), await digest(payload));
+    assert(
+      sizes.length >= 1024,
+      "reads were not limited to the protocol's 1000-byte buffer",
+    );
+    assert(sizes.every((s) => s === -1));
+    transport.close();
+    await client.lost.promise;
+  });
+
+  Deno.test(`${net.name}: getExtraInfo gives the addresses, the socket, and the default for unknown names`, async () => {
+    await using server = await net.server(() => new Echo());
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    const sock = transport.getExtraInfo("socket") as Deno.Conn;
+    assertEquals(transport.getExtraInfo("peername"), sock.remoteAddr);
+    assertEquals(transport.getExtraInfo("sockname"), sock.localAddr);
+    assertEquals(transport.getExtraInfo("nonsense"), undefined);
+    assertEquals(transport.getExtraInfo("nonsense", 42), 42);
+    assertStrictEquals(transport.getProtocol(), client);
+    transport.close();
+    await client.lost.promise;
+  });
+
+  Deno.test(`${net.name}: a burst of 1,000 small writes reaches the socket in a handful of writes`, async () => {
+    await using server = await net.server(() => new Echo());
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    const sock = transport.getExtraInfo("socket") as Deno.Conn;
+    let calls = 0;
+    const original = sock.write.bind(sock);
+    sock.write = (p: Uint8Array) => {
+      calls++;
+      return original(p);
+    };
+    for (let i = 0; i < 1000; i++) transport.write(enc(String(i % 10)));
+    await client.receivedAtLeast(1000);
+    assert(calls <= 3, `${calls} conn.write calls for 1,000 writes`);
+    assertEquals(
+      dec(client.bytes()),
+      Array.from({ length: 1000 }, (_, i) => String(i % 10)).join(""),
+    );
+    transport.close();
+    await client.lost.promise;
+  });
+}
+
+Deno.test("a reset peer gives connectionLost(ConnectionReset), never an unhandled rejection", async () => {
+  const srv = recorderServer();
+  await using server = await createServer(srv.factory, "127.0.0.1", 0);
+  const serverSide = srv.next();
+  const socket = nodeNet.connect(portOf(server), "127.0.0.1");
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  const remote = await serverSide;
+  await remote.made.promise;
+  socket.resetAndDestroy();
+  const exc = await remote.lost.promise;
+  assertInstanceOf(exc, Deno.errors.ConnectionReset);
+  assertEquals(remote.events, ["connectionMade", "connectionLost"]);
+});
+
+Deno.test("writing to a reset peer gives connectionLost with the error, and later writes are dropped", async () => {
+  const srv = recorderServer();
+  await using server = await createServer(srv.factory, "127.0.0.1", 0);
+  const serverSide = srv.next();
+  const socket = nodeNet.connect(portOf(server), "127.0.0.1");
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  const remote = await serverSide;
+  await remote.made.promise;
+  socket.resetAndDestroy();
+  // Keep writing until the transport notices.
+  while (!remote.lostWith && remote.events.at(-1) !== "connectionLost") {
+    remote.transport!.write(new Uint8Array(1024));
+    await delay(1);
+  }
+  const exc = await remote.lost.promise;
+  assert(
+    exc instanceof Deno.errors.ConnectionReset ||
+      exc instanceof Deno.errors.BrokenPipe,
+    `unexpected ${exc}`,
+  );
+  remote.transport!.write(new Uint8Array(1)); // no throw
+});
+
+Deno.test("createServer on localhost binds 127.0.0.1 and ::1 on one port; no host binds every interface", async () => {
+  await using server = await createServer(() => new Echo(), "localhost", 0);
+  const addrs = server.sockets.map((l) => l.addr as Deno.NetAddr);
+  assertEquals(addrs.map((a) => a.hostname).sort(), ["127.0.0.1", "::1"]);
+  assertEquals(addrs[0]!.port, addrs[1]!.port);
+  for (const host of ["127.0.0.1", "::1"]) {
+    const [t, c] = await createConnection(
+      () => new Recorder(),
+      host,
+      addrs[0]!.port,
+    );
+    t.write(enc(host));
+    await c.receivedAtLeast(host.length);
+    assertEquals(dec(c.bytes()), host);
+    t.close();
+    await c.lost.promise;
+  }
+  await using any = await createServer(() => new Echo(), undefined, 0);
+  assertEquals(any.sockets.length, 1);
+  assertEquals((any.sockets[0]!.addr as Deno.NetAddr).hostname, "::");
+  const [t, c] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(any),
+  );
+  t.write(enc("v4 on dual stack"));
+  await c.receivedAtLeast(16);
+  t.close();
+  await c.lost.promise;
+});
+
+Deno.test("createServer with a list binds each address; a failing one leaves nothing bound", async () => {
+  await using server = await createServer(() => new Echo(), [
+    "127.0.0.1",
+    "::1",
+  ], 0);
+  assertEquals(server.sockets.length, 2);
+  // The second address is taken: the first listener must be released again.
+  const port = portOf(server);
+  await assertRejects(
+    () => createServer(() => new Echo(), ["127.0.0.2", "::1"], port),
+    Deno.errors.AddrInUse,
+  );
+  await using again = await createServer(() => new Echo(), "127.0.0.2", port);
+  assertEquals(again.sockets.length, 1);
+});
+
+Deno.test("startServing: false defers accepting; startServing() and serveForever() start it", async () => {
+  const server = await createServer(() => new Echo(), "127.0.0.1", 0, {
+    startServing: false,
+  });
+  assertEquals(server.isServing(), false);
+  await server.startServing();
+  assertEquals(server.isServing(), true);
+  const forever = server.serveForever();
+  await assertRejects(
+    () => server.serveForever(),
+    Error,
+    "already being served forever",
+  );
+  const [t, c] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(server),
+  );
+  t.write(enc("x"));
+  await c.receivedAtLeast(1);
+  t.close();
+  await c.lost.promise;
+  server.close();
+  await forever;
+  await assertRejects(
+    () => server.serveForever(),
+    Error,
+    "the server is closed",
+  );
+  await assertRejects(
+    () => server.startServing(),
+    Error,
+    "the server is closed",
+  );
+});
+
+Deno.test("a server's signal closes it and ends serveForever()", async () => {
+  const controller = new AbortController();
+  const server = await createServer(() => new Echo(), "127.0.0.1", 0, {
+    signal: controller.signal,
+  });
+  const forever = server.serveForever();
+  controller.abort();
+  await forever;
+  assertEquals(server.isServing(), false);
+  assertEquals(server.sockets.length, 0);
+});
+
+Deno.test("a refused connect rejects with ConnectionRefused and leaves nothing open", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  await assertRejects(
+    () => createConnection(() => new Protocol(), "127.0.0.1", port),
+    Deno.errors.ConnectionRefused,
+  );
+});
+
+Deno.test("an aborted signal rejects createConnection with its reason", async () => {
+  await using server = await createServer(() => new Echo(), "127.0.0.1", 0);
+  const reason = new Error("changed my mind");
+  await assertRejects(
+    () =>
+      createConnection(() => new Protocol(), "127.0.0.1", portOf(server), {
+        signal: AbortSignal.abort(reason),
+      }),
+    Error,
+    "changed my mind",
+  );
+  // Aborted while connecting: the connection made meanwhile is closed again.
+  const controller = new AbortController();
+  const pending = createConnection(
+    () => new Protocol(),
+    "127.0.0.1",
+    portOf(server),
+    { signal: controller.signal },
+  );
+  controller.abort(reason);
+  const err = await pending.then(() => null, (e) => e);
+  assertStrictEquals(err, reason);
+  server.close();
+  await server.waitClosed();
+});
+
+Deno.test("connectionMade that throws rejects createConnection and calls connectionLost with the error", async () => {
+  await using server = await createServer(() => new Echo(), "127.0.0.1", 0);
+  const boom = new Error("no thanks");
+  const lost = Promise.withResolvers<Error | null>();
+  class Refuser extends Protocol {
+    override connectionMade(): void {
+      throw boom;
+    }
+    override connectionLost(exc: Error | null): void {
+      lost.resolve(exc);
+    }
+  }
+  await withLogs(async () => {
+    const err = await createConnection(
+      () => new Refuser(),
+      "127.0.0.1",
+      portOf(server),
+    ).then(() => null, (e) => e);
+    assertStrictEquals(err, boom);
+    assertStrictEquals(await lost.promise, boom);
+  });
+});
+
+Deno.test("a protocol factory that throws on the server closes that connection only", async () => {
+  let n = 0;
+  await withLogs(async (records) => {
+    await using server = await createServer(
+      () => {
+        if (n++ === 0) throw new Error("factory failed");
+        return new Echo();
+      },
+      "127.0.0.1",
+      0,
+    );
+    const [, first] = await createConnection(
+      () => new Recorder(),
+      "127.0.0.1",
+      portOf(server),
+    );
+    await first.lost.promise;
+    assert(
+      records.some((r) =>
+        r.level === "error" && logText(r).includes("Cannot serve")
+      ),
+    );
+    const [t, second] = await createConnection(
+      () => new Recorder(),
+      "127.0.0.1",
+      portOf(server),
+    );
+    t.write(enc("ok"));
+    await second.receivedAtLeast(2);
+    t.close();
+    await second.lost.promise;
+  });
+});
+
+Deno.test("watermarks: defaults, asyncio's derivation rules, and pauseWriting once per crossing", async () => {
+  const srv = recorderServer();
+  await using server = await createServer(srv.factory, "127.0.0.1", 0);
+  const [transport, client] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(server),
+  );
+  assertEquals(transport.getWriteBufferLimits(), [16384, 65536]);
+  transport.setWriteBufferLimits(1000);
+  assertEquals(transport.getWriteBufferLimits(), [250, 1000]);
+  transport.setWriteBufferLimits(undefined, 100);
+  assertEquals(transport.getWriteBufferLimits(), [100, 400]);
+  transport.setWriteBufferLimits(500, 500);
+  assertEquals(transport.getWriteBufferLimits(), [500, 500]);
+  transport.setWriteBufferLimits();
+  assertEquals(transport.getWriteBufferLimits(), [16384, 65536]);
+  transport.setWriteBufferLimits(100, 10);
+  transport.write(new Uint8Array(500));
+  transport.write(new Uint8Array(500)); // still above: no second pauseWriting
+  assertEquals(client.events.filter((e) => e === "pauseWriting").length, 1);
+  while (!client.events.includes("resumeWriting")) await delay(1);
+  assertEquals(client.events.filter((e) => e === "resumeWriting").length, 1);
+  transport.close();
+  await client.lost.promise;
+});
+
+Deno.test("bad arguments throw TypeError or RangeError naming the argument, and bind nothing", async () => {
+  const notAFunction = 42 as unknown as () => BaseProtocol;
+  await assertRejects(
+    () => createServer(notAFunction, "127.0.0.1", 0),
+    TypeError,
+    "protocolFactory",
+  );
+  await assertRejects(
+    () => createServer(() => new Echo(), 42 as unknown as string, 0),
+    TypeError,
+    "host",
+  );
+  await assertRejects(
+    () =>
+      createServer(() => new Echo(), ["127.0.0.1", 1 as unknown as string], 0),
+    TypeError,
+    "host[1]",
+  );
+  await assertRejects(
+    () => createServer(() => new Echo(), "127.0.0.1", -1),
+    RangeError,
+    "port",
+  );
+  await assertRejects(
+    () => createServer(() => new Echo(), "127.0.0.1", 65536),
+    RangeError,
+    "port",
+  );
+  await assertRejects(
+    () => createServer(() => new Echo(), "127.0.0.1", 1.5),
+    RangeError,
+    "port",
+  );
+  await assertRejects(
+    () =>
+      createServer(() => new Echo(), "127.0.0.1", "80" as unknown as number),
+    TypeError,
+    "port",
+  );
+  await assertRejects(
+    () => createServer(() => new Echo(), "127.0.0.1", 0, { backlog: 0 }),
+    RangeError,
+    "backlog",
+  );
+  await assertRejects(
+    () =>
+      createServer(() => new Echo(), "127.0.0.1", 0, {
+        signal: "x" as unknown as AbortSignal,
+      }),
+    TypeError,
+    "signal",
+  );
+  await assertRejects(
+    () =>
+      createServer(() => new Echo(), "127.0.0.1", 0, 5 as unknown as object),
+    TypeError,
+    "options",
+  );
+  await assertRejects(
+    () => createConnection(notAFunction, "127.0.0.1", 1),
+    TypeError,
+    "protocolFactory",
+  );
+  await assertRejects(
+    () => createConnection(() => new Protocol(), "127.0.0.1", 99999),
+    RangeError,
+    "port",
+  );
+  await assertRejects(
+    () => createConnection(() => new Protocol(), null as unknown as string, 1),
+    TypeError,
+    "host",
+  );
+
+  await using server = await createServer(() => new Echo(), "127.0.0.1", 0);
+  const [transport, client] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(server),
+  );
+  assertThrows(
+    () => transport.write("text" as unknown as Uint8Array),
+    TypeError,
+    "data must be a Uint8Array",
+  );
+  assertThrows(
+    () => transport.writelines(["a"] as unknown as Uint8Array[]),
+    TypeError,
+    "list[0]",
+  );
+  assertThrows(
+    () => transport.writelines(5 as unknown as Uint8Array[]),
+    TypeError,
+    "list",
+  );
+  assertThrows(() => transport.setWriteBufferLimits(1, 2), RangeError, "high");
+  assertThrows(() => transport.setWriteBufferLimits(-1), RangeError, "high");
+  assertThrows(
+    () => transport.setWriteBufferLimits("1" as unknown as number),
+    TypeError,
+    "high",
+  );
+  assertThrows(
+    () => transport.setProtocol(null as unknown as BaseProtocol),
+    TypeError,
+    "protocol",
+  );
+  // Nothing was lost by the bad calls: the connection still echoes.
+  transport.writelines([enc("a"), enc("b")]);
+  await client.receivedAtLeast(2);
+  assertEquals(dec(client.bytes()), "ab");
+  transport.close();
+  await client.lost.promise;
+});
+
+Deno.test("a protocol factory returning a non-object rejects createConnection with TypeError", async () => {
+  await using server = await createServer(() => new Echo(), "127.0.0.1", 0);
+  await assertRejects(
+    () =>
+      createConnection(
+        () => undefined as unknown as Protocol,
+        "127.0.0.1",
+        portOf(server),
+      ),
+    TypeError,
+    "protocolFactory must return",
+  );
+  server.close();
+  await server.waitClosed();
+});
+
+Deno.test("setProtocol switches the protocol that receives data", async () => {
+  await using server = await createServer(() => new Echo(), "127.0.0.1", 0);
+  const first = new Recorder();
+  const [transport] = await createConnection(
+    () => first,
+    "127.0.0.1",
+    portOf(server),
+  );
+  transport.write(enc("a"));
+  await first.receivedAtLeast(1);
+  const second = new Recorder();
+  transport.setProtocol(second);
+  assertStrictEquals(transport.getProtocol(), second);
+  transport.write(enc("b"));
+  await second.receivedAtLeast(1);
+  assertEquals(dec(second.bytes()), "b");
+  assertEquals(dec(first.bytes()), "a");
+  transport.close();
+  await second.lost.promise;
+});
+
+Deno.test("Server and Transport show their state when inspected", async () => {
+  await using server: Server = await createServer(
+    () => new Echo(),
+    "127.0.0.1",
+    0,
+  );
+  assert(Deno.inspect(server).includes("serving"));
+  const [transport, client] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(server),
+  );
+  const shown = Deno.inspect(transport);
+  assert(shown.includes("open") && shown.includes("127.0.0.1"), shown);
+  transport.close();
+  await client.lost.promise;
+  assert(Deno.inspect(transport).includes("closed"));
+  void concatBytes;
+});
