@@ -31,25 +31,28 @@ export function checkProtocol(
   }
 }
 
-/** Rejects with `signal.reason` when `signal` aborts before `promise` settles; closes a late result. */
-export function raceSignal<T extends { conn: Deno.Conn }>(
+/**
+ * Settles as `promise` does, or rejects with `signal.reason` if `signal`
+ * aborts first; `onLate` then receives a value that arrives too late.
+ */
+export function abortable<T>(
   promise: Promise<T>,
   signal: AbortSignal | undefined,
+  onLate?: (value: T) => void,
 ): Promise<T> {
   if (!signal) return promise;
-  signal.throwIfAborted();
+  if (signal.aborted) {
+    if (onLate) promise.then(onLate, () => {});
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      reject(signal.reason);
-      // Whatever the dial still produces is released.
-      promise.then((late) => late.conn.close(), () => {});
-    };
+    const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
       (value) => {
         signal.removeEventListener("abort", onAbort);
-        if (signal.aborted) return;
-        resolve(value);
+        if (signal.aborted) onLate?.(value);
+        else resolve(value);
       },
       (err) => {
         signal.removeEventListener("abort", onAbort);
@@ -91,7 +94,11 @@ export async function openTransport<P extends BaseProtocol>(
   signal: AbortSignal | undefined,
 ): Promise<[Transport, P]> {
   signal?.throwIfAborted();
-  const dialled = await raceSignal(connect(signal), signal);
+  const dialled = await abortable(
+    connect(signal),
+    signal,
+    (late) => late.conn.close(),
+  );
   let protocol: P;
   try {
     protocol = protocolFactory();

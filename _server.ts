@@ -189,6 +189,7 @@ export class Server implements AsyncDisposable {
     await this.waitClosed();
   }
 
+  /** Shows the state that matters, as asyncio's `__repr__` does. */
   [Symbol.for("Deno.customInspect")](): string {
     const state = this.#closed
       ? "closed"

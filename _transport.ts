@@ -523,6 +523,7 @@ export class SocketTransport implements Transport {
     this.#buffered = buffered;
   }
 
+  /** Shows the state that matters. */
   [Symbol.for("Deno.customInspect")](): string {
     const state = this.#lost ? "closed" : this.#closing ? "closing" : "open";
     const parts = [state, `peer=${formatAddr(this.#conn.remoteAddr)}`];

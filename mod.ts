@@ -35,3 +35,5 @@
  * @module
  */
 export * from "./protocol.ts";
+export * from "./streams.ts";
+export * from "./unix.ts";

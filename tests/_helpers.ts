@@ -4,6 +4,8 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   createConnection,
   createServer,
+  createUnixConnection,
+  createUnixServer,
   Protocol,
   type Server,
   type ServerOptions,
@@ -166,5 +168,44 @@ export function logText(record: LogRecord): string {
   ).join("");
 }
 
+let socketDir: string | undefined;
+let socketCount = 0;
+
+/** A fresh socket path in this process's temporary directory (removed at exit). */
+export function socketPath(name = "test"): string {
+  if (!socketDir) {
+    socketDir = Deno.makeTempDirSync({ prefix: "aio-net-" });
+    globalThis.addEventListener(
+      "unload",
+      () => Deno.removeSync(socketDir!, { recursive: true }),
+    );
+  }
+  return `${socketDir}/${name}-${++socketCount}.sock`;
+}
+
+/** The path a Unix server listens on. */
+export function pathOf(server: Server): string {
+  return (server.sockets[0]!.addr as Deno.UnixAddr).path!;
+}
+
+/** A Unix socket in a temporary directory. */
+export const unix: Net = {
+  name: "Unix",
+  server: (factory, options) => {
+    const { backlog, startServing, signal } = options ?? {};
+    return createUnixServer(factory, socketPath(), {
+      ...(backlog !== undefined ? { backlog } : {}),
+      ...(startServing !== undefined ? { startServing } : {}),
+      ...(signal !== undefined ? { signal } : {}),
+    });
+  },
+  connect: (server, factory, options) =>
+    createUnixConnection(
+      factory,
+      pathOf(server),
+      options?.signal ? { signal: options.signal } : {},
+    ),
+};
+
 /** The networks every transport test runs over. */
-export const nets: Net[] = [tcp];
+export const nets: Net[] = [tcp, unix];

@@ -9,7 +9,7 @@ import {
 } from "@std/assert";
 import nodeNet from "node:net";
 import {
-  BaseProtocol,
+  type BaseProtocol,
   BufferedProtocol,
   createConnection,
   createServer,

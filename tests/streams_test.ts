@@ -1,0 +1,348 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStrictEquals,
+} from "@std/assert";
+import nodeNet from "node:net";
+import {
+  IncompleteReadError,
+  openConnection,
+  type Server,
+  startServer,
+  type StreamReader,
+  type StreamWriter,
+} from "../mod.ts";
+import {
+  dec,
+  delay,
+  digest,
+  enc,
+  logText,
+  portOf,
+  randomBytes,
+  withLogs,
+} from "./_helpers.ts";
+
+/** A streams echo server: read(65536), write, drain, until EOF. */
+function echoServer(): Promise<Server> {
+  return startServer(
+    async (reader, writer) => {
+      while (true) {
+        const data = await reader.read(65536);
+        if (data.length === 0) break;
+        writer.write(data);
+        await writer.drain();
+      }
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+}
+
+/** Resolves with the next client's reader and writer. */
+function nextClient(): {
+  callback: (r: StreamReader, w: StreamWriter) => void;
+  next: Promise<[StreamReader, StreamWriter]>;
+} {
+  const next = Promise.withResolvers<[StreamReader, StreamWriter]>();
+  return { callback: (r, w) => next.resolve([r, w]), next: next.promise };
+}
+
+Deno.test("streams: 200 concurrent clients each get 256 KiB of random bytes echoed (digests compared)", async () => {
+  await using server = await echoServer();
+  const port = portOf(server);
+  await Promise.all(Array.from({ length: 200 }, async () => {
+    const payload = randomBytes(256 * 1024);
+    const [reader, writer] = await openConnection("127.0.0.1", port);
+    const received = reader.readexactly(payload.length);
+    for (let off = 0; off < payload.length; off += 50_000) {
+      writer.write(payload.subarray(off, off + 50_000));
+      await writer.drain();
+    }
+    assertEquals(await digest(await received), await digest(payload));
+    writer.writeEof();
+    assertEquals((await reader.read()).length, 0);
+    assertEquals(reader.atEof(), true);
+    writer.close(); // both halves are shut, but as in asyncio only close() ends it
+    await writer.waitClosed();
+  }));
+});
+
+Deno.test("streams: drain() holds a fast writer to a slow reader with bounded buffering", async () => {
+  const total = 32 * 1024 * 1024;
+  const chunk = new Uint8Array(64 * 1024).fill(7);
+  let maxBuffered = 0;
+  let drains = 0;
+  const done = Promise.withResolvers<void>();
+  await using server = await startServer(
+    async (_reader, writer) => {
+      for (let sent = 0; sent < total; sent += chunk.length) {
+        writer.write(chunk);
+        maxBuffered = Math.max(
+          maxBuffered,
+          writer.transport.getWriteBufferSize(),
+        );
+        await writer.drain();
+        drains++;
+      }
+      writer.close();
+      done.resolve();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server), {
+    limit: 64 * 1024,
+  });
+  let got = 0;
+  while (true) {
+    const data = await reader.read(256 * 1024);
+    if (data.length === 0) break;
+    assert(data.every((b) => b === 7));
+    got += data.length;
+    if (got % (4 * 1024 * 1024) < data.length) await delay(2); // a slow reader
+  }
+  await done.promise;
+  assertEquals(got, total);
+  assertEquals(drains, total / chunk.length);
+  // Never more than the high watermark plus the one write before drain().
+  assert(
+    maxBuffered <= 64 * 1024 + chunk.length,
+    `buffered ${maxBuffered} bytes`,
+  );
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: the transport stops reading while the reader holds over 2 x limit and resumes below the limit", async () => {
+  const client = nextClient();
+  await using server = await startServer(client.callback, "127.0.0.1", 0);
+  const limit = 16 * 1024;
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server), {
+    limit,
+  });
+  const [, serverWriter] = await client.next;
+  serverWriter.write(new Uint8Array(1024 * 1024));
+  // Wait until the client stops reading.
+  while (writer.transport.isReading()) await delay(1);
+  await delay(20); // let a read in flight land
+  const held = Deno.inspect(reader);
+  assert(!writer.transport.isReading());
+  // Drain below the limit: reading resumes.
+  let got = 0;
+  while (got < 1024 * 1024) got += (await reader.read(8 * 1024)).length;
+  assertEquals(got, 1024 * 1024);
+  assert(writer.transport.isReading(), `still paused after draining: ${held}`);
+  serverWriter.close();
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: EOF mid-readexactly gives IncompleteReadError with the partial bytes", async () => {
+  await using server = await startServer(
+    (_reader, writer) => {
+      writer.write(enc("abc"));
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  const err = await reader.readexactly(10).then(() => null, (e) => e);
+  assertInstanceOf(err, IncompleteReadError);
+  assertEquals(dec(err.partial), "abc");
+  assertEquals(err.expected, 10);
+  assertEquals(reader.atEof(), true);
+  assertEquals(await reader.readline(), new Uint8Array(0));
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: an aborted read keeps the buffered bytes and an immediate retry works", async () => {
+  const client = nextClient();
+  await using server = await startServer(client.callback, "127.0.0.1", 0);
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  const [, serverWriter] = await client.next;
+  serverWriter.write(enc("partial line"));
+  const controller = new AbortController();
+  const pending = reader.readline({ signal: controller.signal });
+  await delay(20);
+  const reason = new Error("timed out");
+  controller.abort(reason);
+  assertStrictEquals(await pending.then(() => null, (e) => e), reason);
+  const retry = reader.readline(); // no "already waiting" error
+  serverWriter.write(enc(" done\n"));
+  assertEquals(dec(await retry), "partial line done\n");
+  serverWriter.close();
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: a second concurrent read on one reader throws at once", async () => {
+  const client = nextClient();
+  await using server = await startServer(client.callback, "127.0.0.1", 0);
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  const [, serverWriter] = await client.next;
+  const first = reader.read(10);
+  await assertRejects(() => reader.readline(), Error, "already waiting");
+  serverWriter.write(enc("x"));
+  assertEquals(dec(await first), "x");
+  serverWriter.close();
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: a reset peer rejects the pending read with ConnectionReset and drain() too", async () => {
+  const client = nextClient();
+  await using server = await startServer(client.callback, "127.0.0.1", 0);
+  const socket = nodeNet.connect(portOf(server), "127.0.0.1");
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  const [reader, writer] = await client.next;
+  const pending = reader.read();
+  socket.resetAndDestroy();
+  await assertRejects(() => pending, Deno.errors.ConnectionReset);
+  assertInstanceOf(reader.exception(), Deno.errors.ConnectionReset);
+  writer.write(enc("into the void")); // dropped, no throw
+  await assertRejects(() => writer.drain(), Deno.errors.ConnectionReset);
+  await assertRejects(() => writer.waitClosed(), Deno.errors.ConnectionReset);
+});
+
+Deno.test("streams: drain() after a clean close rejects with ConnectionReset; many concurrent drains settle", async () => {
+  const client = nextClient();
+  await using server = await startServer(client.callback, "127.0.0.1", 0);
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  const [serverReader, serverWriter] = await client.next;
+  // Fill the buffer so drain() waits, with 10 callers at once.
+  writer.write(new Uint8Array(8 * 1024 * 1024));
+  const drains = Array.from({ length: 10 }, () => writer.drain());
+  let got = 0;
+  while (got < 8 * 1024 * 1024) {
+    got += (await serverReader.read(1 << 20)).length;
+  }
+  await Promise.all(drains);
+  writer.close();
+  await writer.waitClosed();
+  await assertRejects(() => writer.drain(), Deno.errors.ConnectionReset);
+  assertEquals((await reader.read()).length, 0);
+  serverWriter.close();
+});
+
+Deno.test("streams: a client callback that throws or rejects is logged and closes only that connection", async () => {
+  await withLogs(async (records) => {
+    let n = 0;
+    await using server = await startServer(
+      async (reader, writer) => {
+        const which = n++;
+        if (which === 0) throw new Error("sync failure");
+        if (which === 1) {
+          await reader.readline();
+          throw new Error("async failure");
+        }
+        writer.write(await reader.readline());
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    );
+    const port = portOf(server);
+    const [r0, w0] = await openConnection("127.0.0.1", port);
+    assertEquals((await r0.read()).length, 0);
+    w0.close();
+    await w0.waitClosed();
+    const [r1, w1] = await openConnection("127.0.0.1", port);
+    w1.write(enc("go\n"));
+    assertEquals((await r1.read()).length, 0);
+    w1.close();
+    await w1.waitClosed();
+    const [r2, w2] = await openConnection("127.0.0.1", port);
+    w2.write(enc("fine\n"));
+    assertEquals(dec(await r2.readline()), "fine\n");
+    w2.close();
+    await w2.waitClosed();
+    const errors = records.filter((r) => r.level === "error").map(logText);
+    assert(errors.some((t) => t.includes("sync failure")), errors.join("\n"));
+    assert(errors.some((t) => t.includes("async failure")), errors.join("\n"));
+  });
+});
+
+Deno.test("streams: waitClosed() takes a signal; await using closes the writer", async () => {
+  const client = nextClient();
+  await using server = await startServer(client.callback, "127.0.0.1", 0);
+  let serverReader: StreamReader;
+  {
+    const [, writer] = await openConnection("127.0.0.1", portOf(server));
+    await using _disposed = writer;
+    [serverReader] = await client.next;
+    const reason = new Error("gave up");
+    await assertRejects(
+      () => writer.waitClosed({ signal: AbortSignal.abort(reason) }),
+      Error,
+      "gave up",
+    );
+    assertEquals(writer.isClosing(), false);
+  }
+  // Leaving the block closed the writer: the server side reads EOF.
+  assertEquals((await serverReader.read()).length, 0);
+  server.closeClients();
+});
+
+Deno.test("streams: the half-closed peer can still be written to (eofReceived keeps the write side open)", async () => {
+  await using server = await startServer(
+    async (reader, writer) => {
+      const all = await reader.read(); // to EOF
+      writer.write(enc(`got ${all.length} bytes`));
+      await writer.drain();
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  assertEquals(writer.canWriteEof(), true);
+  writer.write(new Uint8Array(12345));
+  writer.writeEof();
+  assertEquals(dec(await reader.read()), "got 12345 bytes");
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: bad arguments throw TypeError or RangeError before any I/O", async () => {
+  await assertRejects(
+    () => openConnection("127.0.0.1", 1, { limit: 0 }),
+    RangeError,
+    "limit",
+  );
+  await assertRejects(
+    () => openConnection("127.0.0.1", -5),
+    RangeError,
+    "port",
+  );
+  await assertRejects(
+    () => startServer(null as unknown as () => void, "127.0.0.1", 0),
+    TypeError,
+    "clientConnected",
+  );
+  await assertRejects(
+    () => startServer(() => {}, "127.0.0.1", 0, { limit: -1 }),
+    RangeError,
+    "limit",
+  );
+  await using server = await echoServer();
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  const bad = () => writer.write("text" as unknown as Uint8Array);
+  try {
+    bad();
+    throw new Error("write(string) did not throw");
+  } catch (err) {
+    assertInstanceOf(err, TypeError);
+  }
+  writer.writelines([enc("ok")]);
+  assertEquals(dec(await reader.readexactly(2)), "ok");
+  assert(Deno.inspect(writer).includes("open"));
+  writer.close();
+  await writer.waitClosed();
+});

@@ -1,0 +1,279 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+} from "@std/assert";
+import {
+  createUnixConnection,
+  createUnixServer,
+  openUnixConnection,
+  Protocol,
+  startUnixServer,
+  type StreamReader,
+  type StreamWriter,
+} from "../mod.ts";
+import {
+  dec,
+  digest,
+  Echo,
+  enc,
+  pathOf,
+  randomBytes,
+  Recorder,
+  socketPath,
+} from "./_helpers.ts";
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Leaves a stale socket file at `path`, as a crashed server would. */
+async function makeStaleSocket(path: string): Promise<void> {
+  const code = `Deno.listen({ transport: "unix", path: ${
+    JSON.stringify(path)
+  } }); Deno.exit(0);`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert(Deno.lstatSync(path).isSocket, "no stale socket was left");
+}
+
+Deno.test("Unix: the streams API echoes 32 concurrent clients over a socket path", async () => {
+  const path = socketPath();
+  await using server = await startUnixServer(
+    async (reader: StreamReader, writer: StreamWriter) => {
+      while (true) {
+        const data = await reader.read(65536);
+        if (data.length === 0) break;
+        writer.write(data);
+        await writer.drain();
+      }
+      writer.close();
+    },
+    path,
+  );
+  assertEquals(pathOf(server), path);
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    const payload = randomBytes(200_000);
+    const [reader, writer] = await openUnixConnection(path);
+    writer.write(payload);
+    writer.writeEof();
+    const echoed = await reader.read();
+    assertEquals(await digest(echoed), await digest(payload));
+    writer.close();
+    await writer.waitClosed();
+  }));
+});
+
+Deno.test("Unix: getExtraInfo gives Deno.UnixAddr names and half-close works", async () => {
+  const path = socketPath();
+  await using _server = await createUnixServer(() => new Echo(), path);
+  const [transport, client] = await createUnixConnection(
+    () => new Recorder(),
+    path,
+  );
+  const peer = transport.getExtraInfo("peername") as Deno.UnixAddr;
+  assertEquals(peer.transport, "unix");
+  assertEquals(peer.path, path);
+  assertEquals(
+    (transport.getExtraInfo("sockname") as Deno.UnixAddr).transport,
+    "unix",
+  );
+  assertEquals(transport.canWriteEof(), true);
+  transport.write(enc("half"));
+  transport.writeEof();
+  await client.eof.promise;
+  assertEquals(dec(client.bytes()), "half");
+  assertEquals(await client.lost.promise, null);
+});
+
+Deno.test("Unix: a stale socket file is replaced", async () => {
+  const path = socketPath("stale");
+  await makeStaleSocket(path);
+  await assertRejects(
+    () => Deno.connect({ transport: "unix", path }),
+    Deno.errors.ConnectionRefused,
+  );
+  await using server = await createUnixServer(() => new Echo(), path);
+  const [transport, client] = await createUnixConnection(
+    () => new Recorder(),
+    path,
+  );
+  transport.write(enc("fresh"));
+  await client.receivedAtLeast(5);
+  assertEquals(dec(client.bytes()), "fresh");
+  transport.close();
+  await client.lost.promise;
+  void server;
+});
+
+Deno.test("Unix: a path where a live server accepts fails with AddrInUse and the server keeps it", async () => {
+  const path = socketPath("live");
+  await using server = await createUnixServer(() => new Echo(), path);
+  const ino = Deno.lstatSync(path).ino;
+  await assertRejects(
+    () => createUnixServer(() => new Echo(), path),
+    Deno.errors.AddrInUse,
+    "accepting connections",
+  );
+  await assertRejects(
+    () => startUnixServer(() => {}, path),
+    Deno.errors.AddrInUse,
+  );
+  assertEquals(Deno.lstatSync(path).ino, ino);
+  const [transport, client] = await createUnixConnection(
+    () => new Recorder(),
+    path,
+  );
+  transport.write(enc("still mine"));
+  await client.receivedAtLeast(10);
+  transport.close();
+  await client.lost.promise;
+  void server;
+});
+
+Deno.test("Unix: a path that is not a socket is never touched", async () => {
+  const path = socketPath("file");
+  Deno.writeTextFileSync(path, "precious data");
+  await assertRejects(
+    () => createUnixServer(() => new Echo(), path),
+    Deno.errors.AlreadyExists,
+    "is not a socket",
+  );
+  assertEquals(Deno.readTextFileSync(path), "precious data");
+  Deno.removeSync(path);
+  const dir = socketPath("dir");
+  Deno.mkdirSync(dir);
+  await assertRejects(
+    () => createUnixServer(() => new Echo(), dir),
+    Deno.errors.AlreadyExists,
+  );
+  assert(Deno.statSync(dir).isDirectory);
+  Deno.removeSync(dir);
+});
+
+Deno.test("Unix: the server removes its socket file on close, and copes if it is already gone", async () => {
+  const path = socketPath("cleanup");
+  const server = await createUnixServer(() => new Echo(), path);
+  assert(exists(path));
+  server.close();
+  await server.waitClosed();
+  assertEquals(exists(path), false);
+
+  // A file that replaced ours is not ours to remove.
+  const path2 = socketPath("replaced");
+  const server2 = await createUnixServer(() => new Echo(), path2);
+  Deno.removeSync(path2);
+  Deno.writeTextFileSync(path2, "someone else's");
+  server2.close();
+  await server2.waitClosed();
+  assertEquals(Deno.readTextFileSync(path2), "someone else's");
+  Deno.removeSync(path2);
+});
+
+Deno.test("Unix: connecting to a missing path rejects with NotFound; to a stale one with ConnectionRefused", async () => {
+  await assertRejects(
+    () => createUnixConnection(() => new Protocol(), socketPath("missing")),
+    Deno.errors.NotFound,
+  );
+  await assertRejects(
+    () => openUnixConnection(socketPath("missing")),
+    Deno.errors.NotFound,
+  );
+  const stale = socketPath("stale2");
+  await makeStaleSocket(stale);
+  const err = await openUnixConnection(stale).then(() => null, (e) => e);
+  assertInstanceOf(err, Deno.errors.ConnectionRefused);
+});
+
+Deno.test("Unix: a path over the OS limit throws RangeError naming the path and the limit", async () => {
+  const long = `/tmp/${"x".repeat(120)}.sock`;
+  const err = await createUnixServer(() => new Echo(), long).then(
+    () => null,
+    (e) => e,
+  );
+  assertInstanceOf(err, RangeError);
+  assert(
+    err.message.includes("107-byte limit") && err.message.includes(long),
+    err.message,
+  );
+  await assertRejects(
+    () => createUnixConnection(() => new Protocol(), long),
+    RangeError,
+    "107-byte limit",
+  );
+  await assertRejects(
+    () => startUnixServer(() => {}, long),
+    RangeError,
+    "107-byte limit",
+  );
+  await assertRejects(
+    () => openUnixConnection(long),
+    RangeError,
+    "107-byte limit",
+  );
+});
+
+Deno.test("Unix: bad arguments throw TypeError or RangeError and create nothing", async () => {
+  const path = socketPath("bad");
+  await assertRejects(
+    () => createUnixServer(5 as unknown as () => Protocol, path),
+    TypeError,
+    "protocolFactory",
+  );
+  await assertRejects(
+    () => createUnixServer(() => new Echo(), 5 as unknown as string),
+    TypeError,
+    "path",
+  );
+  await assertRejects(
+    () => createUnixServer(() => new Echo(), ""),
+    RangeError,
+    "path",
+  );
+  await assertRejects(
+    () => startUnixServer(() => {}, path, { limit: 0 }),
+    RangeError,
+    "limit",
+  );
+  await assertRejects(
+    () => startUnixServer("x" as unknown as () => void, path),
+    TypeError,
+    "clientConnected",
+  );
+  await assertRejects(
+    () => createUnixServer(() => new Echo(), path, { backlog: -1 }),
+    RangeError,
+    "backlog",
+  );
+  assertEquals(exists(path), false);
+});
+
+Deno.test("Unix: startServing: false and a closing signal work as on TCP", async () => {
+  const controller = new AbortController();
+  const path = socketPath("signal");
+  const server = await startUnixServer((_r, w) => w.close(), path, {
+    startServing: false,
+    signal: controller.signal,
+  });
+  assertEquals(server.isServing(), false);
+  const forever = server.serveForever();
+  const [reader, writer] = await openUnixConnection(path);
+  assertEquals((await reader.read()).length, 0);
+  writer.close();
+  await writer.waitClosed();
+  controller.abort();
+  await forever;
+  assertEquals(exists(path), false);
+});
