@@ -538,8 +538,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   /** Removes and returns the first `n` bytes (a view when one chunk holds them). */
   #take(n: number): Uint8Array {
     if (n === 0) return EMPTY;
-    const chunks = this.#chunks;
-    const first = chunks[this.#head]!;
+    const first = this.#chunks[this.#head]!;
     let out: Uint8Array;
     if (first.length - this.#headOff >= n) {
       out = first.subarray(this.#headOff, this.#headOff + n);
@@ -549,7 +548,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       out = new Uint8Array(n);
       let off = 0;
       while (off < n) {
-        const chunk = chunks[this.#head]!;
+        // #dropHead() may compact the list: always index the current one.
+        const chunk = this.#chunks[this.#head]!;
         const m = Math.min(chunk.length - this.#headOff, n - off);
         out.set(chunk.subarray(this.#headOff, this.#headOff + m), off);
         off += m;
@@ -577,10 +577,16 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #find(sep: Uint8Array, from: number): number {
     const chunks = this.#chunks;
     const first = sep[0]!;
-    let base = 0; // buffer position of the current chunk's first live byte
-    for (let i = this.#head; i < chunks.length; i++) {
+    // Find the chunk holding position `from`, walking back from the end:
+    // a waiting readuntil searches only the newest bytes, so this is O(1).
+    let i = chunks.length - 1;
+    let base = this.#size - chunks[i]!.length; // buffer position of chunk i's first byte
+    while (i > this.#head && base > from) base -= chunks[--i]!.length;
+    for (; i < chunks.length; i++) {
       const chunk = chunks[i]!;
       const start = i === this.#head ? this.#headOff : 0;
+      // For the head chunk, `base` counts from its first live byte.
+      if (i === this.#head) base = 0;
       const len = chunk.length - start;
       if (base + len <= from) {
         base += len;

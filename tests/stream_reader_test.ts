@@ -1,0 +1,425 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import fc from "fast-check";
+import {
+  IncompleteReadError,
+  LimitOverrunError,
+  StreamReader,
+} from "../mod.ts";
+import { setReaderTransport } from "../_reader.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A reader holding `parts` (fed separately) and, unless `eof` is false, EOF. */
+function readerOf(
+  parts: string[],
+  { eof = true, limit }: { eof?: boolean; limit?: number } = {},
+): StreamReader {
+  const reader = new StreamReader(limit === undefined ? {} : { limit });
+  for (const p of parts) reader.feedData(enc(p));
+  if (eof) reader.feedEof();
+  return reader;
+}
+
+/** Lets pending promise callbacks run. */
+const tick = () => new Promise<void>((r) => setTimeout(r, 0));
+
+Deno.test("read(0) returns empty at once, even with nothing buffered and no EOF", async () => {
+  const reader = new StreamReader();
+  assertEquals(await reader.read(0), new Uint8Array(0));
+  reader.feedData(enc("x"));
+  assertEquals(await reader.read(0), new Uint8Array(0));
+  assertEquals(dec(await reader.read(1)), "x");
+});
+
+Deno.test("read(-1) reads to EOF across many chunks", async () => {
+  const reader = new StreamReader({ limit: 4 });
+  const all = reader.read();
+  for (const p of ["ab", "cd", "efgh", "ij"]) {
+    reader.feedData(enc(p));
+    await tick();
+  }
+  reader.feedEof();
+  assertEquals(dec(await all), "abcdefghij");
+  assertEquals(reader.atEof(), true);
+  assertEquals(await reader.read(), new Uint8Array(0));
+});
+
+Deno.test("read(n) returns what is buffered up to n, waits only when empty, and is empty at EOF", async () => {
+  const reader = readerOf(["hello", " world"], { eof: false });
+  assertEquals(dec(await reader.read(3)), "hel");
+  assertEquals(dec(await reader.read(100)), "lo world");
+  const pending = reader.read(5);
+  reader.feedData(enc("later"));
+  assertEquals(dec(await pending), "later");
+  reader.feedEof();
+  assertEquals(await reader.read(5), new Uint8Array(0));
+});
+
+Deno.test("readline returns lines with their newline and the partial last line at EOF", async () => {
+  const reader = readerOf(["li", "ne1\nline", "2\n", "tail"]);
+  assertEquals(dec(await reader.readline()), "line1\n");
+  assertEquals(dec(await reader.readline()), "line2\n");
+  assertEquals(dec(await reader.readline()), "tail");
+  assertEquals(await reader.readline(), new Uint8Array(0));
+});
+
+Deno.test("readline past the limit discards through the newline and throws LimitOverrunError", async () => {
+  const reader = readerOf(["aaaaaaaaaa\nbb\n"], { limit: 5 });
+  const err = await reader.readline().catch((e) => e);
+  assertInstanceOf(err, LimitOverrunError);
+  assert(err.message.includes("limit of 5 bytes"), err.message);
+  assertEquals(dec(await reader.readline()), "bb\n");
+});
+
+Deno.test("readline past the limit without a newline discards the whole buffer", async () => {
+  const reader = readerOf(["aaaaaaaaaaaaa"], { eof: false, limit: 5 });
+  const err = await reader.readline().catch((e) => e);
+  assertInstanceOf(err, LimitOverrunError);
+  reader.feedData(enc("next\n"));
+  assertEquals(dec(await reader.readline()), "next\n");
+});
+
+Deno.test("readexactly waits for n bytes across chunks; 0 is empty; early EOF is IncompleteReadError", async () => {
+  const reader = new StreamReader();
+  assertEquals(await reader.readexactly(0), new Uint8Array(0));
+  const pending = reader.readexactly(6);
+  reader.feedData(enc("abc"));
+  await tick();
+  reader.feedData(enc("defg"));
+  assertEquals(dec(await pending), "abcdef");
+  reader.feedEof();
+  const err = await reader.readexactly(5).catch((e) => e);
+  assertInstanceOf(err, IncompleteReadError);
+  assertEquals(dec(err.partial), "g");
+  assertEquals(err.expected, 5);
+  assertEquals(err.message, "1 bytes read on a total of 5 expected bytes");
+  assertEquals(reader.atEof(), true);
+});
+
+Deno.test("readexactly(n) larger than the limit does not deadlock on flow control", async () => {
+  const reader = new StreamReader({ limit: 10 });
+  let pauses = 0;
+  let resumes = 0;
+  setReaderTransport(reader, {
+    pauseReading: () => pauses++,
+    resumeReading: () => resumes++,
+  });
+  const pending = reader.readexactly(1000);
+  for (let i = 0; i < 100; i++) {
+    reader.feedData(new Uint8Array(10).fill(i));
+    await tick();
+  }
+  const data = await pending;
+  assertEquals(data.length, 1000);
+  assertEquals(data[999], 99);
+  assert(pauses >= 1 && resumes >= 1, `pauses=${pauses} resumes=${resumes}`);
+});
+
+Deno.test("readuntil finds separators that span chunks and returns through the separator", async () => {
+  const reader = readerOf(["ab\r", "\ncd\r", "", "\n"]);
+  assertEquals(dec(await reader.readuntil("\r\n")), "ab\r\n");
+  assertEquals(dec(await reader.readuntil(enc("\r\n"))), "cd\r\n");
+  const longSep = readerOf(["xx--", "-", "-BOUND", "ARY--yy"]);
+  assertEquals(
+    dec(await longSep.readuntil("----BOUNDARY--")),
+    "xx----BOUNDARY--",
+  );
+  assertEquals(dec(await longSep.read()), "yy");
+});
+
+Deno.test("readuntil: EOF in the middle of a separator gives IncompleteReadError with expected null", async () => {
+  const reader = readerOf(["data\r"]);
+  const err = await reader.readuntil("\r\n").catch((e) => e);
+  assertInstanceOf(err, IncompleteReadError);
+  assertEquals(dec(err.partial), "data\r");
+  assertStrictEquals(err.expected, null);
+  assertEquals(reader.atEof(), true);
+});
+
+Deno.test("readuntil with several separators stops at the match that ends first, even when one is a prefix", async () => {
+  const reader = readerOf(["a\r\nb\nc||d|e"]);
+  const seps = ["\r\n", "\n"];
+  assertEquals(dec(await reader.readuntil(seps)), "a\r\n");
+  assertEquals(dec(await reader.readuntil(seps)), "b\n");
+  // "|" is a prefix of "||": the match that ends earliest wins.
+  assertEquals(dec(await reader.readuntil(["||", "|"])), "c|");
+  assertEquals(dec(await reader.readuntil(["||", "|"])), "|");
+  assertEquals(dec(await reader.readuntil([enc("|"), "e"])), "d|");
+  // A Uint8Array is one separator, never a list of bytes.
+  const one = readerOf(["xyz"]);
+  const err = await one.readuntil(enc("zy")).catch((e) => e);
+  assertInstanceOf(err, IncompleteReadError);
+});
+
+Deno.test("readuntil at exactly the limit succeeds; one byte more overruns and keeps the data", async () => {
+  // asyncio: the separator may start at index <= limit.
+  const ok = readerOf(["12345\n"], { limit: 5 });
+  assertEquals(dec(await ok.readuntil("\n")), "12345\n");
+  const over = readerOf(["123456\n"], { limit: 5 });
+  const err = await over.readuntil("\n").catch((e) => e);
+  assertInstanceOf(err, LimitOverrunError);
+  assertEquals(err.consumed, 6);
+  assert(err.message.includes("Separator is found"), err.message);
+  assertEquals(dec(await over.read()), "123456\n");
+  // Not found and past the limit.
+  const missing = readerOf(["1234567"], { eof: false, limit: 5 });
+  const err2 = await missing.readuntil("\n").catch((e) => e);
+  assertInstanceOf(err2, LimitOverrunError);
+  assert(err2.message.includes("not found"), err2.message);
+  assertEquals(err2.consumed, 7);
+});
+
+Deno.test("readuntil rejects an empty separator, an empty list and a wrong type", async () => {
+  const reader = readerOf(["x"]);
+  await assertRejects(
+    () => reader.readuntil(""),
+    RangeError,
+    "separator must not be empty",
+  );
+  await assertRejects(
+    () => reader.readuntil(new Uint8Array(0)),
+    RangeError,
+    "separator",
+  );
+  await assertRejects(() => reader.readuntil([]), RangeError, "empty list");
+  await assertRejects(
+    () => reader.readuntil(["a", ""]),
+    RangeError,
+    "separator[1]",
+  );
+  await assertRejects(
+    () => reader.readuntil(5 as unknown as string),
+    TypeError,
+    "separator",
+  );
+  assertEquals(dec(await reader.read()), "x");
+});
+
+Deno.test("bad arguments: limit, n and data are checked", async () => {
+  assertThrows(() => new StreamReader({ limit: 0 }), RangeError, "limit");
+  assertThrows(() => new StreamReader({ limit: -1 }), RangeError, "limit");
+  assertThrows(() => new StreamReader({ limit: 1.5 }), RangeError, "limit");
+  assertThrows(
+    () => new StreamReader({ limit: "1" as unknown as number }),
+    TypeError,
+    "limit",
+  );
+  const reader = new StreamReader();
+  await assertRejects(() => reader.readexactly(-1), RangeError, "n");
+  await assertRejects(() => reader.read(-2), RangeError, "n");
+  await assertRejects(
+    () => reader.read("1" as unknown as number),
+    TypeError,
+    "n",
+  );
+  assertThrows(
+    () => reader.feedData("x" as unknown as Uint8Array),
+    TypeError,
+    "data",
+  );
+  reader.feedEof();
+  assertThrows(
+    () => reader.feedData(enc("x")),
+    Error,
+    "feedEof() was already called",
+  );
+});
+
+Deno.test("setException rejects the pending wait and every later read", async () => {
+  const reader = readerOf(["buffered"], { eof: false });
+  assertEquals(dec(await reader.read(3)), "buf");
+  const pending = reader.readexactly(100);
+  const boom = new Deno.errors.ConnectionReset("gone");
+  reader.setException(boom);
+  assertStrictEquals(await pending.catch((e) => e), boom);
+  assertStrictEquals(reader.exception(), boom);
+  await assertRejects(() => reader.read(), Deno.errors.ConnectionReset);
+  await assertRejects(() => reader.readline(), Deno.errors.ConnectionReset);
+  await assertRejects(() => reader.readuntil("x"), Deno.errors.ConnectionReset);
+});
+
+Deno.test("an aborted wait rejects with the reason, clears the waiter at once and keeps the bytes", async () => {
+  const reader = readerOf(["no newline yet"], { eof: false });
+  const controller = new AbortController();
+  const pending = reader.readline({ signal: controller.signal });
+  const reason = new Error("timeout");
+  controller.abort(reason);
+  assertStrictEquals(await pending.catch((e) => e), reason);
+  const retry = reader.readline(); // would throw "already waiting" if the waiter were left behind
+  reader.feedData(enc("!\n"));
+  assertEquals(dec(await retry), "no newline yet!\n");
+  // Already aborted: rejects without waiting.
+  await assertRejects(
+    () => reader.read(10, { signal: AbortSignal.abort(reason) }),
+    Error,
+    "timeout",
+  );
+  await assertRejects(
+    () => reader.read(10, { signal: "x" as unknown as AbortSignal }),
+    TypeError,
+    "signal",
+  );
+});
+
+Deno.test("an aborted read(-1) keeps every byte gathered so far readable", async () => {
+  const reader = new StreamReader({ limit: 4 });
+  const controller = new AbortController();
+  const pending = reader.read(-1, { signal: controller.signal });
+  reader.feedData(enc("abcdef"));
+  await tick();
+  reader.feedData(enc("ghij"));
+  await tick();
+  controller.abort(new Error("stop"));
+  await assertRejects(() => pending, Error, "stop");
+  assertEquals(dec(await reader.read(100)), "abcdefghij");
+});
+
+Deno.test("a second concurrent wait throws at once, naming the call", async () => {
+  const reader = new StreamReader();
+  const first = reader.readexactly(2);
+  await assertRejects(
+    () => reader.read(1),
+    Error,
+    "Cannot read(): another call is already waiting",
+  );
+  await assertRejects(() => reader.readuntil("x"), Error, "Cannot readuntil()");
+  reader.feedData(enc("ok"));
+  assertEquals(dec(await first), "ok");
+});
+
+Deno.test("flow control: pause above 2 x limit, resume at or below the limit", async () => {
+  const reader = new StreamReader({ limit: 10 });
+  const calls: string[] = [];
+  setReaderTransport(reader, {
+    pauseReading: () => calls.push("pause"),
+    resumeReading: () => calls.push("resume"),
+  });
+  reader.feedData(new Uint8Array(20));
+  assertEquals(calls, []); // exactly 2 x limit: not yet
+  reader.feedData(new Uint8Array(1));
+  assertEquals(calls, ["pause"]);
+  reader.feedData(new Uint8Array(5)); // still paused: no second pause
+  assertEquals(calls, ["pause"]);
+  await reader.read(10); // 16 left: above the limit
+  assertEquals(calls, ["pause"]);
+  await reader.read(6); // 10 left: at the limit
+  assertEquals(calls, ["pause", "resume"]);
+  assert(Deno.inspect(reader).includes("10 bytes"));
+});
+
+Deno.test("async iteration yields lines until EOF", async () => {
+  const reader = new StreamReader();
+  const lines: string[] = [];
+  const done = (async () => {
+    for await (const line of reader) lines.push(dec(line));
+  })();
+  reader.feedData(enc("a\nb"));
+  await tick();
+  reader.feedData(enc("\nc"));
+  reader.feedEof();
+  await done;
+  assertEquals(lines, ["a\n", "b\n", "c"]);
+});
+
+Deno.test("property: readline, readuntil and readexactly give the same results however the stream is split", () => {
+  type Op = { kind: "line" } | { kind: "until"; sep: string[] } | {
+    kind: "exactly";
+    n: number;
+  };
+  const alphabet = fc.constantFrom("a", "b", "\n", "\r", "|", "x");
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.constant({ kind: "line" } as Op),
+    fc.array(fc.constantFrom("\n", "\r\n", "|", "||", "ab"), {
+      minLength: 1,
+      maxLength: 3,
+    }).map((sep) => ({ kind: "until", sep }) as Op),
+    fc.integer({ min: 0, max: 12 }).map((n) => ({ kind: "exactly", n }) as Op),
+  );
+
+  /** Runs `ops` over `chunks` fed one by one; records each result or error. */
+  async function run(chunks: Uint8Array[], ops: Op[]): Promise<string[]> {
+    const reader = new StreamReader({ limit: 16 });
+    const out: string[] = [];
+    let next = 0;
+    for (const op of ops) {
+      const call = op.kind === "line"
+        ? reader.readline()
+        : op.kind === "until"
+        ? reader.readuntil(op.sep)
+        : reader.readexactly(op.n);
+      // Feed until the call settles.
+      let settled = false;
+      const result = call.then(
+        (v) => `ok:${dec(v)}`,
+        (e) =>
+          `${e.name}:${e instanceof IncompleteReadError ? dec(e.partial) : ""}`,
+      ).finally(() => (settled = true));
+      await Promise.resolve();
+      await Promise.resolve();
+      while (!settled) {
+        if (next < chunks.length) reader.feedData(chunks[next++]!);
+        else if (!reader.atEof()) reader.feedEof();
+        await Promise.resolve();
+        await Promise.resolve();
+        await Promise.resolve();
+        if (next >= chunks.length) break;
+      }
+      if (!settled && !reader.atEof()) reader.feedEof();
+      out.push(await result);
+      if (out.at(-1)!.startsWith("LimitOverrunError")) break;
+    }
+    return out;
+  }
+
+  return fc.assert(
+    fc.asyncProperty(
+      fc.array(alphabet, { maxLength: 60 }).map((a) => a.join("")),
+      fc.array(fc.integer({ min: 1, max: 59 }), { maxLength: 8 }),
+      fc.array(opArb, { minLength: 1, maxLength: 8 }),
+      async (text, cuts, ops) => {
+        const bytes = enc(text);
+        const points = [...new Set(cuts.filter((c) => c < bytes.length))].sort((
+          a,
+          b,
+        ) => a - b);
+        const split: Uint8Array[] = [];
+        let prev = 0;
+        for (const p of [...points, bytes.length]) {
+          split.push(bytes.subarray(prev, p));
+          prev = p;
+        }
+        const whole = await run([bytes], ops);
+        const pieces = await run(split, ops);
+        assertEquals(pieces, whole);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("reads spanning thousands of chunks survive the chunk list being compacted", async () => {
+  const reader = new StreamReader({ limit: 1 << 20 });
+  const byte = (i: number) => 0x20 + (i % 90); // never "\n"
+  for (let i = 0; i < 3000; i++) {
+    reader.feedData(new Uint8Array([byte(i), 0x2c]));
+  }
+  reader.feedData(enc("\n"));
+  // Consume 1600 chunks one by one (the list is compacted on the way), then
+  // take the rest in one read across the remaining 1400 chunks.
+  for (let i = 0; i < 1600; i++) {
+    assertEquals(await reader.readexactly(2), new Uint8Array([byte(i), 0x2c]));
+  }
+  const rest = await reader.readuntil("\n");
+  assertEquals(rest.length, 2801);
+  assertEquals(rest[0], byte(1600));
+  assertEquals(rest[2798], byte(2999));
+});
