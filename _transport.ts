@@ -372,6 +372,11 @@ export class SocketTransport implements Transport {
 
   /** Half-closes once the buffer is flushed. */
   writeEof(): void {
+    if (this.#tls) {
+      throw new Error(
+        "Cannot writeEof(): a TLS transport cannot half-close (canWriteEof() is false)",
+      );
+    }
     if (this.#closing || this.#writeEof) return;
     this.#writeEof = true;
     if (!this.#writing) this.#shutdownWrite();

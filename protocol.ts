@@ -262,7 +262,11 @@ export interface Transport {
    * @throws {Error} If `writeEof()` was already called.
    */
   writelines(list: Iterable<Uint8Array>): void;
-  /** Half-closes: sends EOF once the write buffer is flushed. Reading goes on. */
+  /**
+   * Half-closes: sends EOF once the write buffer is flushed. Reading goes on.
+   *
+   * @throws {Error} On TLS, which cannot half-close (see `canWriteEof()`).
+   */
   writeEof(): void;
   /** Whether `writeEof()` is supported: `true` for TCP and Unix sockets, `false` for TLS. */
   canWriteEof(): boolean;

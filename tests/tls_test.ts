@@ -1,5 +1,5 @@
 // Copyright 2026 the @aio/net authors. MIT license.
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import {
   createConnection,
   createServer,
@@ -38,6 +38,7 @@ Deno.test("TLS: the protocol API echoes over TLS; canWriteEof() is false", async
     },
   );
   assertEquals(transport.canWriteEof(), false);
+  assertThrows(() => transport.writeEof(), Error, "cannot half-close");
   assertEquals(transport.getExtraInfo("alpnProtocol"), null);
   const payload = randomBytes(300_000);
   transport.write(payload);
