@@ -81,7 +81,11 @@ export class SocketTransport implements Transport {
   #tls: { alpnProtocol: string | null } | undefined;
 
   // Reading.
-  #readBuf: Uint8Array;
+  // Non-buffered protocols: reads land in a slab; the protocol gets a view of
+  // the bytes read, which nothing writes again, and later reads fill the rest.
+  #slab: Uint8Array = new Uint8Array(0);
+  #slabOff = 0;
+  #readSize = MIN_READ;
   #paused = false;
   #resume: PromiseWithResolvers<void> | null = null;
   #eof = false;
@@ -113,9 +117,6 @@ export class SocketTransport implements Transport {
     this.#buffered = typeof this.#protocol.getBuffer === "function";
     this.#owner = init.owner;
     this.#tls = init.tls;
-    this.#readBuf = this.#buffered
-      ? new Uint8Array(0)
-      : new Uint8Array(MIN_READ);
   }
 
   /**
@@ -161,7 +162,16 @@ export class SocketTransport implements Transport {
           return;
         }
       } else {
-        buf = this.#readBuf;
+        if (this.#slab.length - this.#slabOff < this.#readSize / 2) {
+          this.#slab = new Uint8Array(
+            this.#readSize >= 16 * 1024 ? this.#readSize * 4 : this.#readSize,
+          );
+          this.#slabOff = 0;
+        }
+        buf = this.#slab.subarray(
+          this.#slabOff,
+          this.#slabOff + this.#readSize,
+        );
       }
       let n: number | null;
       try {
@@ -192,10 +202,9 @@ export class SocketTransport implements Transport {
           return;
         }
       } else {
-        const data = buf.slice(0, n);
-        if (n === buf.length && n < MAX_READ) {
-          this.#readBuf = new Uint8Array(n * 2);
-        }
+        const data = buf.subarray(0, n);
+        this.#slabOff += n;
+        if (n === this.#readSize && n < MAX_READ) this.#readSize *= 2;
         try {
           this.#protocol.dataReceived!(data);
         } catch (err) {
@@ -550,11 +559,7 @@ export class SocketTransport implements Transport {
       );
     }
     this.#protocol = protocol as AnyProtocol;
-    const buffered = typeof this.#protocol.getBuffer === "function";
-    if (!buffered && this.#readBuf.length === 0) {
-      this.#readBuf = new Uint8Array(MIN_READ);
-    }
-    this.#buffered = buffered;
+    this.#buffered = typeof this.#protocol.getBuffer === "function";
   }
 
   /** Shows the state that matters. */
