@@ -1,0 +1,362 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/**
+ * Runs every example as a user would (`deno run` in a subprocess), against
+ * its server on a free port, and checks the transcript and the exit code.
+ */
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import {
+  ClientSession,
+  MalformedResponseError,
+} from "../examples/http_client.ts";
+import { socketPath } from "./_helpers.ts";
+
+const root = new URL("../", import.meta.url);
+const NET = ["--allow-net"];
+const UNIX = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+
+/** Runs an example to completion. */
+async function runExample(
+  file: string,
+  perms: string[],
+  args: string[],
+): Promise<{ code: number; out: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...perms, `examples/${file}`, ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout) + dec.decode(stderr) };
+}
+
+/** A server example running in a subprocess. */
+class ServerProcess implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  #text = "";
+  readonly #done: Promise<void>;
+  #ready = Promise.withResolvers<RegExpMatchArray>();
+
+  constructor(file: string, perms: string[], args: string[], ready: RegExp) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...perms, `examples/${file}`, ...args],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const collect = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        this.#text += chunk;
+        const match = this.#text.match(ready);
+        if (match) this.#ready.resolve(match);
+      }
+    };
+    this.#done = Promise.all([
+      collect(this.#child.stdout),
+      collect(this.#child.stderr),
+    ]).then(() => {
+      this.#ready.reject(
+        new Error(`server exited before it was ready:\n${this.#text}`),
+      );
+    });
+  }
+
+  /** Resolves with the match of the ready line. */
+  get ready(): Promise<RegExpMatchArray> {
+    return this.#ready.promise;
+  }
+
+  /** Stops the server with SIGTERM; returns its exit code and transcript. */
+  async stop(): Promise<{ code: number; out: string }> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const status = await this.#child.status;
+    await this.#done;
+    return { code: status.code, out: this.#text };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+Deno.test("examples: the protocol echo client runs three times against the protocol echo server", async () => {
+  await using server = new ServerProcess("echo_server_protocol.ts", NET, [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+  ], /starting up on 127\.0\.0\.1 port (\d+)/);
+  const port = (await server.ready)[1]!;
+  for (let i = 0; i < 3; i++) {
+    const { code, out } = await runExample("echo_client_protocol.ts", NET, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      port,
+    ]);
+    assertEquals(code, 0, out);
+    assertStringIncludes(out, "main: waiting for client to complete");
+    assertStringIncludes(
+      out,
+      `echo_client: connecting to 127.0.0.1 port ${port}`,
+    );
+    assertStringIncludes(out, 'echo_client: sending "This is the message. "');
+    assertStringIncludes(out, 'echo_client: sending "in parts."');
+    const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
+      m[1]
+    ).join("");
+    assertEquals(echoed, "This is the message. It will be sent in parts.");
+    assertStringIncludes(out, "echo_client: received EOF");
+  }
+  const { code, out } = await server.stop();
+  assertEquals(code, 0, out);
+  assertEquals(out.match(/: connection accepted/g)?.length, 3);
+  assertEquals(out.match(/: received EOF/g)?.length, 3);
+  assertEquals(out.match(/EchoServer_127\.0\.0\.1_\d+: closing/g)?.length, 3);
+  assertStringIncludes(out, "main: closing server");
+});
+
+Deno.test("examples: the protocol echo client sends the parts given on the command line", async () => {
+  await using server = new ServerProcess("echo_server_protocol.ts", NET, [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+  ], /port (\d+)/);
+  const port = (await server.ready)[1]!;
+  const { code, out } = await runExample("echo_client_protocol.ts", NET, [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    port,
+    "ping ",
+    "pong",
+  ]);
+  assertEquals(code, 0, out);
+  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
+    m[1]
+  ).join("");
+  assertEquals(echoed, "ping pong");
+});
+
+Deno.test("examples: the streams echo pair (read(128), drain())", async () => {
+  await using server = new ServerProcess("echo_server_streams.ts", NET, [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+  ], /port (\d+)/);
+  const port = (await server.ready)[1]!;
+  const long = "x".repeat(300); // more than one read(128)
+  const { code, out } = await runExample("echo_client_streams.ts", NET, [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    port,
+    "a",
+    long,
+  ]);
+  assertEquals(code, 0, out);
+  assertStringIncludes(out, "echo_client: waiting for response");
+  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
+    m[1]
+  ).join("");
+  assertEquals(echoed, "a" + long);
+  assertStringIncludes(out, "echo_client: closing");
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0, stopped.out);
+  assertStringIncludes(stopped.out, "connection accepted");
+  assert(
+    (stopped.out.match(/echo_127\.0\.0\.1_\d+: received/g)?.length ?? 0) >= 3,
+    stopped.out,
+  );
+});
+
+Deno.test("examples: the TCP echo pair of the streams documentation", async () => {
+  await using server = new ServerProcess("tcp_echo_server.ts", NET, [
+    "--port",
+    "0",
+  ], /Serving on 127\.0\.0\.1:(\d+)/);
+  const port = (await server.ready)[1]!;
+  const { code, out } = await runExample("tcp_echo_client.ts", NET, [
+    "--port",
+    port,
+  ]);
+  assertEquals(code, 0, out);
+  assertEquals(out.trim().split("\n"), [
+    'Send: "Hello World!"',
+    'Received: "Hello World!"',
+    "Close the connection",
+  ]);
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0, stopped.out);
+  assertStringIncludes(stopped.out, 'Received "Hello World!" from 127.0.0.1:');
+  assertStringIncludes(stopped.out, 'Send: "Hello World!"');
+});
+
+Deno.test("examples: the Unix echo pair over a socket path", async () => {
+  const path = socketPath("example");
+  await using server = new ServerProcess("unix_echo_server.ts", UNIX, [
+    "--path",
+    path,
+  ], /starting up on (\S+)/);
+  assertEquals((await server.ready)[1], path);
+  const { code, out } = await runExample("unix_echo_client.ts", UNIX, [
+    "--path",
+    path,
+  ]);
+  assertEquals(code, 0, out);
+  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
+    m[1]
+  ).join("");
+  assertEquals(echoed, "This is the message. It will be sent in parts.");
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0, stopped.out);
+  assertStringIncludes(stopped.out, "echo_unix: connection accepted");
+  // The server removed its socket file on the way out.
+  await assertRejects(() => Deno.lstat(path), Deno.errors.NotFound);
+});
+
+Deno.test("examples: deno task demo runs every pair and exits 0", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "demo"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(stdout) +
+    new TextDecoder().decode(stderr);
+  assertEquals(code, 0, out);
+  assertEquals(out.match(/echo_client: received EOF/g)?.length, 3);
+  assertStringIncludes(out, "=== Streams echo server and client");
+  assertStringIncludes(out, "echo_unix: closing");
+  assertStringIncludes(out, "=== done ===");
+});
+
+/** A raw HTTP server that answers one request with `response`, then closes. */
+async function rawHttp(
+  response: string,
+): Promise<{ url: string; done: Promise<void> }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const done = (async () => {
+    const conn = await listener.accept();
+    listener.close();
+    const buf = new Uint8Array(4096);
+    let request = "";
+    while (!request.includes("\r\n\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      request += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    assertStringIncludes(request, "GET /path?q=1 HTTP/1.1\r\n");
+    assertStringIncludes(request, "Connection: close\r\n");
+    assertStringIncludes(request, `Host: 127.0.0.1:${listener.addr.port}\r\n`);
+    await conn.write(new TextEncoder().encode(response));
+    conn.close();
+  })();
+  return { url: `http://127.0.0.1:${listener.addr.port}/path?q=1`, done };
+}
+
+Deno.test("examples: the HTTP client reads Content-Length, chunked and EOF-framed bodies", async () => {
+  const session = new ClientSession();
+  {
+    const server = await rawHttp(
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello",
+    );
+    const res = await session.get(server.url);
+    await server.done;
+    assertEquals([res.status, res.reason, res.headers.get("x-a")], [
+      200,
+      "OK",
+      "1",
+    ]);
+    assertEquals(new TextDecoder().decode(res.body), "hello");
+  }
+  {
+    const server = await rawHttp(
+      "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n",
+    );
+    const res = await session.get(server.url);
+    await server.done;
+    assertEquals(res.status, 201);
+    assertEquals(
+      new TextDecoder().decode(res.body),
+      "Wikipedia in \r\n\r\nchunks.",
+    );
+  }
+  {
+    const server = await rawHttp(
+      "HTTP/1.0 404 Not Found\r\nServer: raw\r\n\r\nuntil the end",
+    );
+    const res = await session.get(server.url);
+    await server.done;
+    assertEquals(res.status, 404);
+    assertEquals(new TextDecoder().decode(res.body), "until the end");
+  }
+});
+
+Deno.test("examples: the HTTP client runs against Deno.serve from the command line", async () => {
+  const controller = new AbortController();
+  const server = Deno.serve(
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: controller.signal,
+      onListen: () => {},
+    },
+    () => new Response("served by Deno\n", { headers: { "x-test": "yes" } }),
+  );
+  const { code, out } = await runExample("http_client.ts", NET, [
+    `http://127.0.0.1:${server.addr.port}/`,
+  ]);
+  controller.abort();
+  await server.finished;
+  assertEquals(code, 0, out);
+  assertStringIncludes(out, "HTTP 200 OK");
+  assertStringIncludes(out, "x-test: yes");
+  assertStringIncludes(out, "served by Deno");
+});
+
+Deno.test("examples: the HTTP client gives clear errors for bad URLs and malformed responses", async () => {
+  const session = new ClientSession();
+  await assertRejects(() => session.get("not a url"), TypeError, "Invalid URL");
+  await assertRejects(
+    () => session.get("https://127.0.0.1/"),
+    TypeError,
+    "only http: URLs",
+  );
+  for (
+    const [response, message] of [
+      ["SMTP ready\r\n\r\n", "Malformed status line"],
+      ["HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "Malformed header line"],
+      [
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        "body ended after 5 of 10 bytes",
+      ],
+      [
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "Malformed chunk size",
+      ],
+      ["HTTP/1.1 200 OK\r\n", "closed in the headers"],
+    ]
+  ) {
+    const server = await rawHttp(response!);
+    const err = await session.get(server.url).then(() => null, (e) => e);
+    await server.done;
+    assertInstanceOf(err, MalformedResponseError);
+    assertStringIncludes(err.message, message!);
+  }
+  const { code, out } = await runExample("http_client.ts", NET, [
+    "ftp://example.invalid/",
+  ]);
+  assertEquals(code, 1);
+  assertStringIncludes(out, "only http: URLs are supported");
+});
