@@ -1,0 +1,18 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+// Our streams echo: read(65536), write, drain.
+import { startServer } from "../../mod.ts";
+const server = await startServer(
+  async (reader, writer) => {
+    while (true) {
+      const data = await reader.read(65536);
+      if (data.length === 0) break;
+      writer.write(data);
+      await writer.drain();
+    }
+    writer.close();
+  },
+  "127.0.0.1",
+  0,
+);
+console.log((server.sockets[0]!.addr as Deno.NetAddr).port);
+await server.serveForever();
