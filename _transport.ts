@@ -27,8 +27,16 @@ const MAX_READ = 64 * 1024;
  * echo loop loses ~30% when it writes a fresh copy each time).
  */
 const WRITE_BUF = 64 * 1024;
-/** Free write buffers kept for reuse, shared by all transports (idle ones hold none). */
-const writePool: Uint8Array[] = [];
+/**
+ * Small writes take a buffer of this size instead, so that 10,000
+ * connections each writing a few bytes at once do not take 64 KiB each.
+ */
+const SMALL_WRITE_BUF = 4 * 1024;
+/** Free write buffers by size, shared by all transports (idle ones hold none). */
+const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
+  SMALL_WRITE_BUF,
+  [],
+]]);
 const WRITE_POOL_MAX = 64;
 /** Writes dropped after the connection is lost before a warning is logged. */
 const LOST_WRITES_WARN = 5;
@@ -303,22 +311,26 @@ export class SocketTransport implements Transport {
 
   /** Copies `parts` (`total` bytes) into write buffers and starts the writer. */
   #enqueue(parts: readonly Uint8Array[], total: number): void {
+    let left = total;
     for (const part of parts) {
       let off = 0;
       while (off < part.length) {
         if (this.#fill === null) {
-          this.#fill = writePool.pop() ?? new Uint8Array(WRITE_BUF);
+          const size = left <= SMALL_WRITE_BUF ? SMALL_WRITE_BUF : WRITE_BUF;
+          this.#fill = writePools.get(size)!.pop() ?? new Uint8Array(size);
           this.#fillLen = 0;
         }
-        const m = Math.min(WRITE_BUF - this.#fillLen, part.length - off);
-        this.#fill.set(
+        const fill = this.#fill;
+        const m = Math.min(fill.length - this.#fillLen, part.length - off);
+        fill.set(
           m === part.length ? part : part.subarray(off, off + m),
           this.#fillLen,
         );
         this.#fillLen += m;
         off += m;
-        if (this.#fillLen === WRITE_BUF) {
-          this.#queue.push(this.#fill);
+        left -= m;
+        if (this.#fillLen === fill.length) {
+          this.#queue.push(fill);
           this.#fill = null;
         }
       }
@@ -577,10 +589,9 @@ export class SocketTransport implements Transport {
 
 /** Returns a write buffer to the pool, if it is a whole pool buffer. */
 function release(chunk: Uint8Array): void {
-  if (
-    chunk.buffer.byteLength === WRITE_BUF && writePool.length < WRITE_POOL_MAX
-  ) {
-    writePool.push(new Uint8Array(chunk.buffer as ArrayBuffer));
+  const pool = writePools.get(chunk.buffer.byteLength);
+  if (pool && pool.length < WRITE_POOL_MAX && chunk.byteOffset === 0) {
+    pool.push(new Uint8Array(chunk.buffer as ArrayBuffer));
   }
 }
 

@@ -8,10 +8,11 @@ export interface BenchFlags {
   duration: number;
   warmup: number;
   extras: boolean;
+  onlyExtras: boolean;
   connections: number;
 }
 
-/** Parses `--quick`, `--rounds N`, `--duration S`, `--extras`, `--connections N`. */
+/** Parses `--quick`, `--rounds N`, `--duration S`, `--extras`, `--only-extras`, `--connections N`. */
 export function parseFlags(args: string[]): BenchFlags {
   const flags: BenchFlags = {
     quick: false,
@@ -19,6 +20,7 @@ export function parseFlags(args: string[]): BenchFlags {
     duration: 2,
     warmup: 0.5,
     extras: false,
+    onlyExtras: false,
     connections: 10000,
   };
   for (let i = 0; i < args.length; i++) {
@@ -33,7 +35,9 @@ export function parseFlags(args: string[]): BenchFlags {
     } else if (arg === "--rounds") flags.rounds = Number(args[++i]);
     else if (arg === "--duration") flags.duration = Number(args[++i]);
     else if (arg === "--extras") flags.extras = true;
-    else if (arg === "--connections") flags.connections = Number(args[++i]);
+    else if (arg === "--only-extras") {
+      Object.assign(flags, { extras: true, onlyExtras: true });
+    } else if (arg === "--connections") flags.connections = Number(args[++i]);
     else throw new TypeError(`Unknown flag ${arg}`);
   }
   return flags;

@@ -11,6 +11,7 @@
  * Usage: deno task bench [--quick] [--rounds N] [--duration SECONDS] [--extras]
  *   --quick   one short round at 1 KiB x 10 connections (what CI runs)
  *   --extras  also run the flow-control and 10,000-connection measurements
+ *   --only-extras  run only those (printed, results.md left alone)
  */
 import { parseFlags, runFlowControl, runManyConnections } from "./_extras.ts";
 
@@ -158,6 +159,14 @@ const cells: Cell[] = flags.quick ? [{ size: 1024, conns: 10 }] : [
   { size: 1024, conns: 1 },
   { size: 1024, conns: 100 },
 ];
+
+if (flags.onlyExtras) {
+  console.log(
+    [...await runFlowControl(flags), "", ...await runManyConnections(flags)]
+      .join("\n"),
+  );
+  Deno.exit(0);
+}
 
 const specs = await servers();
 const running: Running[] = [];
