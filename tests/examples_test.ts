@@ -242,9 +242,9 @@ Deno.test("examples: deno task demo runs every pair and exits 0", async () => {
 });
 
 /** A raw HTTP server that answers one request with `response`, then closes. */
-async function rawHttp(
+function rawHttp(
   response: string,
-): Promise<{ url: string; done: Promise<void> }> {
+): { url: string; done: Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const done = (async () => {
     const conn = await listener.accept();
@@ -268,7 +268,7 @@ async function rawHttp(
 Deno.test("examples: the HTTP client reads Content-Length, chunked and EOF-framed bodies", async () => {
   const session = new ClientSession();
   {
-    const server = await rawHttp(
+    const server = rawHttp(
       "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello",
     );
     const res = await session.get(server.url);
@@ -281,7 +281,7 @@ Deno.test("examples: the HTTP client reads Content-Length, chunked and EOF-frame
     assertEquals(new TextDecoder().decode(res.body), "hello");
   }
   {
-    const server = await rawHttp(
+    const server = rawHttp(
       "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n",
     );
     const res = await session.get(server.url);
@@ -293,7 +293,7 @@ Deno.test("examples: the HTTP client reads Content-Length, chunked and EOF-frame
     );
   }
   {
-    const server = await rawHttp(
+    const server = rawHttp(
       "HTTP/1.0 404 Not Found\r\nServer: raw\r\n\r\nuntil the end",
     );
     const res = await session.get(server.url);
@@ -348,7 +348,7 @@ Deno.test("examples: the HTTP client gives clear errors for bad URLs and malform
       ["HTTP/1.1 200 OK\r\n", "closed in the headers"],
     ]
   ) {
-    const server = await rawHttp(response!);
+    const server = rawHttp(response!);
     const err = await session.get(server.url).then(() => null, (e) => e);
     await server.done;
     assertInstanceOf(err, MalformedResponseError);
