@@ -9,6 +9,8 @@ import {
   Protocol,
   type Server,
   type ServerOptions,
+  type StreamReader,
+  type StreamWriter,
   type Transport,
 } from "../mod.ts";
 import type { BaseProtocol, ConnectOptions } from "../protocol.ts";
@@ -110,6 +112,20 @@ export class Recorder extends Protocol {
   bytes(): Uint8Array {
     return concatBytes(this.chunks);
   }
+}
+
+/** A streams echo handler: read(65536), write, drain, until EOF, then close. */
+export async function streamsEcho(
+  reader: StreamReader,
+  writer: StreamWriter,
+): Promise<void> {
+  while (true) {
+    const data = await reader.read(65536);
+    if (data.length === 0) break;
+    writer.write(data);
+    await writer.drain();
+  }
+  writer.close();
 }
 
 /** An echo protocol. */

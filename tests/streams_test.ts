@@ -23,21 +23,14 @@ import {
   logText,
   portOf,
   randomBytes,
+  streamsEcho,
   withLogs,
 } from "./_helpers.ts";
 
 /** A streams echo server: read(65536), write, drain, until EOF. */
 function echoServer(): Promise<Server> {
   return startServer(
-    async (reader, writer) => {
-      while (true) {
-        const data = await reader.read(65536);
-        if (data.length === 0) break;
-        writer.write(data);
-        await writer.drain();
-      }
-      writer.close();
-    },
+    streamsEcho,
     "127.0.0.1",
     0,
   );

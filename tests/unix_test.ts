@@ -11,8 +11,6 @@ import {
   openUnixConnection,
   Protocol,
   startUnixServer,
-  type StreamReader,
-  type StreamWriter,
 } from "../mod.ts";
 import {
   dec,
@@ -23,6 +21,7 @@ import {
   randomBytes,
   Recorder,
   socketPath,
+  streamsEcho,
 } from "./_helpers.ts";
 
 function exists(path: string): boolean {
@@ -51,18 +50,7 @@ async function makeStaleSocket(path: string): Promise<void> {
 
 Deno.test("Unix: the streams API echoes 32 concurrent clients over a socket path", async () => {
   const path = socketPath();
-  await using server = await startUnixServer(
-    async (reader: StreamReader, writer: StreamWriter) => {
-      while (true) {
-        const data = await reader.read(65536);
-        if (data.length === 0) break;
-        writer.write(data);
-        await writer.drain();
-      }
-      writer.close();
-    },
-    path,
-  );
+  await using server = await startUnixServer(streamsEcho, path);
   assertEquals(pathOf(server), path);
   await Promise.all(Array.from({ length: 32 }, async () => {
     const payload = randomBytes(200_000);
