@@ -225,6 +225,48 @@ Deno.test("examples: the Unix echo pair over a socket path", async () => {
   await assertRejects(() => Deno.lstat(path), Deno.errors.NotFound);
 });
 
+Deno.test("examples: the TLS echo pair negotiates ALPN and echoes over TLS", async () => {
+  const tls = "tests/fixtures/tls";
+  await using server = new ServerProcess(
+    "tls_echo.ts",
+    ["--allow-net", "--allow-read"],
+    [
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--cert",
+      `${tls}/server.pem`,
+      "--key",
+      `${tls}/server.key`,
+    ],
+    /port (\d+) \(TLS\)/,
+  );
+  const port = (await server.ready)[1]!;
+  const { code, out } = await runExample("tls_echo.ts", [
+    "--allow-net",
+    "--allow-read",
+  ], [
+    "client",
+    "--host",
+    "localhost",
+    "--port",
+    port,
+    "--ca",
+    `${tls}/ca.pem`,
+  ]);
+  assertEquals(code, 0, out);
+  assertStringIncludes(out, 'negotiated ALPN protocol "echo/1"');
+  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
+    m[1]
+  ).join("");
+  assertEquals(echoed, "This is the message. It will be sent in parts.");
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0, stopped.out);
+  assertStringIncludes(stopped.out, "connection accepted");
+});
+
 Deno.test("examples: deno task demo runs every pair and exits 0", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["task", "demo"],
