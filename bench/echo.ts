@@ -6,14 +6,25 @@
  * round, the one load client (its own process) loads each server in turn,
  * and every ratio to raw is taken within its round (this machine's speed
  * drifts by 20% or more between minutes). The table shows the median over
- * rounds.
+ * rounds. The load client is `load_client.c`, compiled into a temporary
+ * directory at run time (it takes less of the shared CPU), or
+ * `load_client.ts` when gcc is missing or fails.
  *
- * Usage: deno task bench [--quick] [--rounds N] [--duration SECONDS] [--extras]
- *   --quick   one short round at 1 KiB x 10 connections (what CI runs)
- *   --extras  also run the flow-control and 10,000-connection measurements
+ * In full mode the flow-control (`flow_control.ts`) and many-connection
+ * (`many_connections.ts`) measurements follow, and everything is written to
+ * `bench/results.md`.
+ *
+ * Usage: deno task bench [--quick] [--rounds N] [--duration S] [--warmup S]
+ *                        [--no-extras] [--only-extras] [--connections N]
+ *                        [--deno-client]
+ *   --quick        one short round of three cells, Deno servers only (CI);
+ *                  prints the table, leaves results.md alone
+ *   --no-extras    skip the flow-control and many-connection measurements
  *   --only-extras  run only those (printed, results.md left alone)
  */
-import { parseFlags, runFlowControl, runManyConnections } from "./_extras.ts";
+import { benchPath, kib, parseFlags } from "./_util.ts";
+import { runFlowControl } from "./flow_control.ts";
+import { runManyConnections } from "./many_connections.ts";
 
 interface ServerSpec {
   name: string;
@@ -28,36 +39,51 @@ interface Running {
   child: Deno.ChildProcess;
   port: number;
 }
+interface LoadResult {
+  requests: number;
+  bytes: number;
+  seconds: number;
+}
 
 const flags = parseFlags(Deno.args);
-const here = new URL(".", import.meta.url);
 const deno = Deno.execPath();
-const dir = (path: string) => new URL(path, here).pathname;
+const commandLine = `deno task bench${
+  Deno.args.length ? " " + Deno.args.join(" ") : ""
+}`;
 
-/** The Python interpreter that has asyncio and uvloop, if any. */
+/** Python interpreters with asyncio, and whether each has uvloop; the first with uvloop wins. */
 async function findPython(): Promise<
   { python: string; uvloop: boolean } | null
 > {
   let fallback: string | null = null;
   for (const python of ["/usr/bin/python3", "python3"]) {
-    try {
-      const out = await new Deno.Command(python, {
-        args: ["-c", "import uvloop"],
-        stdout: "null",
-        stderr: "null",
-      })
-        .output();
-      if (out.success) return { python, uvloop: true };
-      fallback ??= python;
-    } catch { /* not installed */ }
+    const has = async (module: string) => {
+      try {
+        const out = await new Deno.Command(python, {
+          args: ["-c", `import ${module}`],
+          stdout: "null",
+          stderr: "null",
+          signal: AbortSignal.timeout(10_000),
+        }).output();
+        return out.success;
+      } catch {
+        return false; // not installed
+      }
+    };
+    if (!await has("asyncio")) continue;
+    if (await has("uvloop")) return { python, uvloop: true };
+    fallback ??= python;
   }
   return fallback ? { python: fallback, uvloop: false } : null;
 }
 
 async function servers(): Promise<ServerSpec[]> {
-  const run = (
-    file: string,
-  ) => [deno, "run", "--allow-net", dir(`servers/${file}`)];
+  const run = (file: string) => [
+    deno,
+    "run",
+    "--allow-net",
+    benchPath(`servers/${file}`),
+  ];
   const list: ServerSpec[] = [
     { name: "raw Deno.Conn", cmd: run("raw.ts") },
     { name: "node:net in Deno", cmd: run("node_net.ts") },
@@ -67,23 +93,25 @@ async function servers(): Promise<ServerSpec[]> {
   ];
   if (flags.quick) return list;
   const py = await findPython();
-  if (py) {
-    const script = dir("servers/asyncio_echo.py");
-    list.push({
-      name: "asyncio protocol",
-      cmd: [py.python, script, "protocol"],
-    });
-    list.push({ name: "asyncio streams", cmd: [py.python, script, "streams"] });
-    if (py.uvloop) {
-      list.push({
+  if (!py) {
+    console.error("no python3 with asyncio: CPython rows skipped");
+    return list;
+  }
+  const script = benchPath("servers/asyncio_echo.py");
+  list.push(
+    { name: "asyncio protocol", cmd: [py.python, script, "protocol"] },
+    { name: "asyncio streams", cmd: [py.python, script, "streams"] },
+  );
+  if (py.uvloop) {
+    list.push(
+      {
         name: "uvloop protocol",
         cmd: [py.python, script, "protocol", "uvloop"],
-      });
-      list.push({
-        name: "uvloop streams",
-        cmd: [py.python, script, "streams", "uvloop"],
-      });
-    }
+      },
+      { name: "uvloop streams", cmd: [py.python, script, "streams", "uvloop"] },
+    );
+  } else {
+    console.error(`${py.python} has no uvloop: uvloop rows skipped`);
   }
   return list;
 }
@@ -96,28 +124,60 @@ async function start(spec: ServerSpec): Promise<Running> {
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${spec.name} exited before printing its port`);
-    text += value;
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 30_000);
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${spec.name} exited before printing its port`);
+      text += value;
+    }
+  } finally {
+    clearTimeout(timer);
   }
   reader.releaseLock();
   void child.stdout.cancel().catch(() => {});
-  return { spec, child, port: Number(text.trim().split("\n")[0]) };
+  const port = Number(text.split("\n")[0]!.trim());
+  if (!Number.isInteger(port) || port <= 0) {
+    throw new Error(`${spec.name} printed ${JSON.stringify(text)}`);
+  }
+  return { spec, child, port };
 }
 
-/** Peak resident memory of a process in KiB (VmHWM). */
-export function peakRssKiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+/** Builds load_client.c into a temporary directory; null without a working gcc. */
+async function buildCClient(tmp: string): Promise<string | null> {
+  const exe = `${tmp}/load_client`;
+  try {
+    const out = await new Deno.Command("gcc", {
+      args: ["-O2", "-o", exe, benchPath("load_client.c")],
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    if (out.success) return exe;
+    console.error(
+      `gcc failed, using load_client.ts:\n${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  } catch {
+    console.error("no gcc: using load_client.ts");
+  }
+  return null;
 }
 
-async function load(port: number, cell: Cell): Promise<number> {
-  const out = await new Deno.Command(deno, {
+let client: { name: string; cmd: string[] } = {
+  name: "load_client.ts (Deno)",
+  cmd: [deno, "run", "--allow-net", benchPath("load_client.ts")],
+};
+
+async function load(port: number, cell: Cell): Promise<LoadResult> {
+  const out = await new Deno.Command(client.cmd[0]!, {
     args: [
-      "run",
-      "--allow-net",
-      dir("load_client.ts"),
+      ...client.cmd.slice(1),
       String(port),
       String(cell.size),
       String(cell.conns),
@@ -126,16 +186,16 @@ async function load(port: number, cell: Cell): Promise<number> {
     ],
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout((flags.warmup + flags.duration + 30) * 1000),
   }).output();
   if (!out.success) {
     throw new Error(
-      `load client failed: ${new TextDecoder().decode(out.stderr)}`,
+      `load client failed on port ${port}: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
     );
   }
-  const { requests, seconds } = JSON.parse(
-    new TextDecoder().decode(out.stdout),
-  );
-  return requests / seconds;
+  return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
 const median = (xs: number[]) => {
@@ -149,45 +209,67 @@ function machine(): string {
   const cpu =
     /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
       "unknown CPU";
-  return `${navigator.hardwareConcurrency} cores, ${cpu}, Deno ${Deno.version.deno} (V8 ${Deno.version.v8})`;
+  return `${navigator.hardwareConcurrency} cores (nproc), ${cpu.trim()}`;
 }
 
-const cells: Cell[] = flags.quick ? [{ size: 1024, conns: 10 }] : [
-  { size: 1024, conns: 10 },
-  { size: 10240, conns: 10 },
-  { size: 102400, conns: 10 },
-  { size: 1024, conns: 1 },
-  { size: 1024, conns: 100 },
-];
+const sizeLabel = (size: number) =>
+  size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+
+const cells: Cell[] = flags.quick
+  ? [
+    { size: 1024, conns: 10 },
+    { size: 102400, conns: 10 },
+    { size: 1024, conns: 100 },
+  ]
+  : [
+    { size: 1024, conns: 10 },
+    { size: 10240, conns: 10 },
+    { size: 102400, conns: 10 },
+    { size: 1024, conns: 1 },
+    { size: 1024, conns: 100 },
+  ];
+
+async function extras(): Promise<string[]> {
+  const flow = await runFlowControl();
+  if (flow.some((line) => line.includes("OVER"))) Deno.exitCode = 1;
+  return [...flow, "", ...await runManyConnections(flags.connections)];
+}
 
 if (flags.onlyExtras) {
-  console.log(
-    [...await runFlowControl(flags), "", ...await runManyConnections(flags)]
-      .join("\n"),
-  );
-  Deno.exit(0);
+  console.log((await extras()).join("\n"));
+  Deno.exit();
 }
 
-const specs = await servers();
+const began = performance.now();
+const tmp = await Deno.makeTempDir({ prefix: "aio-bench-" });
 const running: Running[] = [];
 try {
-  for (const spec of specs) running.push(await start(spec));
+  if (!flags.denoClient) {
+    const exe = await buildCClient(tmp);
+    if (exe) client = { name: "load_client.c (gcc -O2, epoll)", cmd: [exe] };
+  }
+  for (const spec of await servers()) running.push(await start(spec));
   // rates[cell][server] = requests/s per round; ratios likewise.
   const rates = cells.map(() => running.map(() => [] as number[]));
+  const mibs = cells.map(() => running.map(() => [] as number[]));
   const ratios = cells.map(() => running.map(() => [] as number[]));
   for (let round = 0; round < flags.rounds; round++) {
     for (const [c, cell] of cells.entries()) {
       const perServer: number[] = [];
       for (const [s, server] of running.entries()) {
-        const rate = await load(server.port, cell);
+        const r = await load(server.port, cell);
+        const rate = r.requests / r.seconds;
         perServer.push(rate);
         rates[c]![s]!.push(rate);
+        mibs[c]![s]!.push(r.bytes / r.seconds / (1024 * 1024));
       }
       for (const [s] of running.entries()) {
         ratios[c]![s]!.push(perServer[s]! / perServer[0]!);
       }
       console.error(
-        `round ${round + 1}/${flags.rounds}, ${cell.size} B x ${cell.conns}: ${
+        `round ${round + 1}/${flags.rounds}, ${
+          sizeLabel(cell.size)
+        } x ${cell.conns}: ${
           running.map((r, s) => `${r.spec.name} ${Math.round(perServer[s]!)}`)
             .join(", ")
         }`,
@@ -199,33 +281,28 @@ try {
   lines.push(`# Echo benchmark results`, "");
   lines.push(
     `- Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
-  );
-  lines.push(`- Machine: ${machine()}`);
-  lines.push(
-    `- Command: \`deno task bench ${Deno.args.join(" ")}\`` +
+    `- Machine: ${machine()}`,
+    `- Deno: ${Deno.version.deno} (V8 ${Deno.version.v8}), run as \`npx -y deno@2.9.6\``,
+    `- Command: \`${commandLine}\`` +
       (flags.quick ? " (quick: not for quoting)" : ""),
-  );
-  lines.push(
-    `- Method: ping-pong, ${flags.warmup} s warm-up then ${flags.duration} s per cell, ${flags.rounds} round(s); ` +
-      `ratios to raw taken within each round, medians shown.`,
+    `- Load client: ${client.name}, one process, ping-pong (send S bytes, wait for all S back, check, repeat)`,
+    `- Method: ${flags.warmup} s warm-up then ${flags.duration} s per server and cell, ${flags.rounds} round(s); ` +
+      `all servers loaded in turn within a round, ratios to raw taken within each round, medians shown.`,
     "",
   );
   lines.push(
     "| server | message | conns | requests/s | MiB/s | ratio to raw | peak RSS |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const peaks = running.map((r) => kib(r.child.pid, "VmHWM"));
   for (const [c, cell] of cells.entries()) {
     for (const [s, server] of running.entries()) {
-      const rps = median(rates[c]![s]!);
-      const mib = (rps * cell.size * 2) / (1024 * 1024);
       lines.push(
-        `| ${server.spec.name} | ${
-          cell.size >= 1024 ? `${cell.size / 1024} KiB` : `${cell.size} B`
-        } | ${cell.conns} | ${Math.round(rps).toLocaleString("en-US")} | ${
-          mib.toFixed(1)
-        } | ${median(ratios[c]![s]!).toFixed(2)} | ${
-          (peakRssKiB(server.child.pid) / 1024).toFixed(0)
-        } MiB |`,
+        `| ${server.spec.name} | ${sizeLabel(cell.size)} | ${cell.conns} | ${
+          Math.round(median(rates[c]![s]!)).toLocaleString("en-US")
+        } | ${median(mibs[c]![s]!).toFixed(1)} | ${
+          median(ratios[c]![s]!).toFixed(2)
+        } | ${(peaks[s]! / 1024).toFixed(0)} MiB |`,
       );
     }
   }
@@ -234,16 +311,22 @@ try {
     "MiB/s counts both directions. Peak RSS is each server process's VmHWM over the whole run.",
   );
   if (flags.extras) {
-    lines.push(
-      "",
-      ...await runFlowControl(flags),
-      "",
-      ...await runManyConnections(flags),
-    );
+    // The echo servers go first, so they do not share the CPU and memory.
+    for (const r of running.splice(0)) {
+      try {
+        r.child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await r.child.status;
+    }
+    lines.push("", ...await extras());
   }
+  lines.push(
+    "",
+    `Total run time: ${((performance.now() - began) / 1000).toFixed(0)} s.`,
+  );
   const text = lines.join("\n") + "\n";
   console.log(text);
-  if (!flags.quick) await Deno.writeTextFile(dir("results.md"), text);
+  if (!flags.quick) await Deno.writeTextFile(benchPath("results.md"), text);
 } finally {
   for (const r of running) {
     try {
@@ -251,4 +334,5 @@ try {
     } catch { /* gone */ }
     await r.child.status;
   }
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
 }

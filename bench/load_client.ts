@@ -5,7 +5,8 @@
  * repeats; counted only after the warm-up.
  *
  * Usage: deno run --allow-net bench/load_client.ts PORT SIZE CONNS WARMUP_S DURATION_S
- * Prints one JSON line: {"requests": N, "seconds": S}.
+ * Prints one JSON line: {"requests": N, "bytes": B, "seconds": S}, where B
+ * counts both directions. bench/echo.ts prefers load_client.c (same protocol).
  */
 const [port, size, conns, warmup, duration] = Deno.args.map(Number) as [
   number,
@@ -59,4 +60,6 @@ async function connection(): Promise<void> {
 }
 
 await Promise.all(Array.from({ length: conns }, connection));
-console.log(JSON.stringify({ requests, seconds: duration }));
+console.log(
+  JSON.stringify({ requests, bytes: requests * size * 2, seconds: duration }),
+);

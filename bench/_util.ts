@@ -1,0 +1,150 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/** Shared pieces of the benchmark: its flags, child processes and memory readings. */
+
+/** Options of `deno task bench`. */
+export interface BenchFlags {
+  quick: boolean;
+  rounds: number;
+  duration: number;
+  warmup: number;
+  /** Run the flow-control and many-connection measurements (full mode). */
+  extras: boolean;
+  onlyExtras: boolean;
+  connections: number;
+  /** Use the Deno load client even when gcc could build the C one. */
+  denoClient: boolean;
+}
+
+/**
+ * Parses `--quick`, `--rounds N`, `--duration S`, `--warmup S`,
+ * `--no-extras`, `--only-extras`, `--connections N`, `--deno-client`.
+ * (`--extras` is accepted and is the default outside `--quick`.)
+ */
+export function parseFlags(args: string[]): BenchFlags {
+  const flags: BenchFlags = {
+    quick: false,
+    rounds: 3,
+    duration: 2,
+    warmup: 0.5,
+    extras: true,
+    onlyExtras: false,
+    connections: 10000,
+    denoClient: false,
+  };
+  const number = (i: number): number => {
+    const value = Number(args[i]);
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new TypeError(`${args[i - 1]} needs a positive number`);
+    }
+    return value;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--quick") {
+      Object.assign(flags, {
+        quick: true,
+        rounds: 1,
+        duration: 0.5,
+        warmup: 0.15,
+        extras: false,
+      });
+    } else if (arg === "--rounds") flags.rounds = Math.ceil(number(++i));
+    else if (arg === "--duration") flags.duration = number(++i);
+    else if (arg === "--warmup") flags.warmup = number(++i);
+    else if (arg === "--extras") flags.extras = true;
+    else if (arg === "--no-extras") flags.extras = false;
+    else if (arg === "--only-extras") {
+      Object.assign(flags, { extras: true, onlyExtras: true });
+    } else if (arg === "--connections") {
+      flags.connections = Math.ceil(number(++i));
+    } else if (arg === "--deno-client") flags.denoClient = true;
+    else throw new TypeError(`Unknown flag ${arg}`);
+  }
+  return flags;
+}
+
+const here = new URL(".", import.meta.url);
+/** The path of a file under bench/. */
+export const benchPath = (path: string): string => new URL(path, here).pathname;
+
+/** A field of /proc/PID/status in KiB: current (VmRSS) or peak (VmHWM) resident memory. */
+export function kib(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A child process whose stdout is read line by line. */
+export interface LineChild {
+  child: Deno.ChildProcess;
+  /** The next stdout line; rejects if the process ends or `timeoutMs` passes first. */
+  nextLine(timeoutMs?: number): Promise<string>;
+  /** Kills the process (SIGKILL) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns a command with a raised open-file limit (`ulimit -n 65536`, or the
+ * hard limit) and reads its stdout by lines.
+ */
+export function spawnLines(
+  cmd: string[],
+  stdin: "piped" | "null" = "null",
+): LineChild {
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`,
+      "bash",
+      ...cmd,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+    stdin,
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const nextLine = async (timeoutMs = 30_000): Promise<string> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!buffer.includes("\n")) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${cmd.join(" ")}: no output in time`)),
+          Math.max(0, deadline - Date.now()),
+        );
+      });
+      try {
+        const { value, done } = await Promise.race([lines.read(), timeout]);
+        if (done) throw new Error(`${cmd.join(" ")} ended early`);
+        buffer += value;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const at = buffer.indexOf("\n");
+    const line = buffer.slice(0, at);
+    buffer = buffer.slice(at + 1);
+    return line;
+  };
+  const stop = async (): Promise<void> => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    await lines.cancel().catch(() => {});
+  };
+  return { child, nextLine, stop };
+}
+
+/** `deno run -A` on a script under bench/, as a command line. */
+export const denoScript = (script: string, args: string[] = []): string[] => [
+  Deno.execPath(),
+  "run",
+  "-A",
+  benchPath(script),
+  ...args,
+];
