@@ -13,6 +13,8 @@ import type { BaseProtocol, TlsConnectOptions, Transport } from "./protocol.ts";
 export interface Dialled {
   conn: Deno.Conn;
   tls?: { alpnProtocol: string | null };
+  /** The host name dialled, the default name for a later `startTls`. */
+  host?: string;
 }
 
 /** Dials a connection, honouring `signal`. */
@@ -107,11 +109,10 @@ export async function openTransport<P extends BaseProtocol>(
     dialled.conn.close();
     throw err;
   }
-  const transport = new SocketTransport(
-    dialled.conn,
-    protocol,
-    dialled.tls ? { tls: dialled.tls } : {},
-  );
+  const transport = new SocketTransport(dialled.conn, protocol, {
+    ...(dialled.tls ? { tls: dialled.tls } : {}),
+    ...(dialled.host !== undefined ? { host: dialled.host } : {}),
+  });
   const failure = transport.start();
   if (failure) throw failure;
   return [transport, protocol];

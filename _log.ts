@@ -23,3 +23,14 @@ export function isConnectionError(err: unknown): boolean {
     err instanceof Deno.errors.ConnectionAborted ||
     err instanceof Deno.errors.UnexpectedEof;
 }
+
+/** Called for errors raised by protocol code after the transport is gone. */
+export function logCallbackError(err: unknown, what: string): void {
+  logger.error(
+    "Exception in {callback} after the connection was lost: {error}",
+    {
+      callback: what,
+      error: err,
+    },
+  );
+}

@@ -110,6 +110,9 @@ export let setReaderTransport: (
   transport: ReaderTransport | null,
 ) => void;
 
+/** How many unread bytes a reader holds (internal). */
+export let bufferedBytes: (reader: StreamReader) => number;
+
 /** Options of {@linkcode StreamReader}. */
 export interface StreamReaderOptions {
   /**
@@ -174,6 +177,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       reader.#transport = transport;
       if (transport === null) reader.#paused = false;
     };
+    bufferedBytes = (reader) => reader.#size;
   }
 
   /**

@@ -48,6 +48,18 @@ export class StreamAdapter<W> extends Protocol {
     return this.#closed.promise;
   }
 
+  /** Whether this is the server's side (it runs a client callback). */
+  get serverSide(): boolean {
+    return this.#onClient !== undefined;
+  }
+
+  /** Talks to `transport` from now on (after `startTls`). */
+  replaceTransport(transport: Transport): void {
+    if (this.#lost) return;
+    this.#transport = transport;
+    setReaderTransport(this.reader, transport);
+  }
+
   /** Whether `connectionLost` has run. */
   get lost(): boolean {
     return this.#lost;

@@ -7,11 +7,12 @@
  * @module
  */
 import { abortable } from "./_connect.ts";
-import { StreamReader } from "./_reader.ts";
+import { bufferedBytes, StreamReader } from "./_reader.ts";
 import { StreamAdapter } from "./_stream_protocol.ts";
 import { formatAddr } from "./_transport.ts";
 import { checkFunction, checkOptions, checkSignal } from "./_validate.ts";
-import type { Transport } from "./protocol.ts";
+import { startTlsOn } from "./_tls_layer.ts";
+import type { StartTlsOptions, Transport } from "./protocol.ts";
 
 /** Options of the streams API. */
 export interface StreamOptions {
@@ -70,8 +71,7 @@ let makeWriter: (
  * ```
  */
 export class StreamWriter implements AsyncDisposable {
-  /** The transport underneath. */
-  readonly transport: Transport;
+  #transport: Transport;
   #protocol: StreamAdapter<StreamWriter>;
   #reader: StreamReader;
 
@@ -85,9 +85,14 @@ export class StreamWriter implements AsyncDisposable {
     protocol: StreamAdapter<StreamWriter>,
     reader: StreamReader,
   ) {
-    this.transport = transport;
+    this.#transport = transport;
     this.#protocol = protocol;
     this.#reader = reader;
+  }
+
+  /** The transport underneath (a new one after {@linkcode startTls}). */
+  get transport(): Transport {
+    return this.#transport;
   }
 
   /**
@@ -185,6 +190,80 @@ export class StreamWriter implements AsyncDisposable {
    */
   getExtraInfo(name: string, defaultValue?: unknown): unknown {
     return this.transport.getExtraInfo(name, defaultValue);
+  }
+
+  /**
+   * Upgrades the connection to TLS in place: asyncio's
+   * `StreamWriter.start_tls`, for the STARTTLS pattern of SMTP, IMAP or
+   * PostgreSQL. Resolves once the handshake is done; from then on the
+   * reader reads decrypted bytes and the writer writes encrypted ones.
+   *
+   * Call it right after the last plaintext exchange: on the client's side
+   * after reading the server's go-ahead, on the server's side right after
+   * writing it (before awaiting anything else), so that no TLS bytes are
+   * read as plaintext. The side is the one the connection was made on: a
+   * `startServer` connection needs `cert` and `key`, a client checks the
+   * certificate against `serverHostname`, by default the host it dialled.
+   *
+   * @param options TLS options, and `signal` to abort the handshake.
+   * @returns Resolves after the handshake.
+   * @throws {TypeError} If an option has the wrong type, a server's side has
+   * no `cert`/`key`, or no host name is known to check against.
+   * @throws {Error} If the reader still holds unread bytes received before
+   * the upgrade (they would pass as protected when they were not), if the
+   * connection already speaks TLS or is closing, or if the handshake fails
+   * (the TLS engine's error; the connection is then closed and the reader
+   * fails with the same error).
+   *
+   * @example Upgrade after a STARTTLS exchange
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { openConnection, startServer } from "@aio/net/streams";
+   *
+   * const dir = "tests/fixtures/tls/";
+   * const cert = await Deno.readTextFile(dir + "server.pem");
+   * const key = await Deno.readTextFile(dir + "server.key");
+   * const ca = await Deno.readTextFile(dir + "ca.pem");
+   * const enc = (text: string) => new TextEncoder().encode(text);
+   *
+   * await using server = await startServer(async (reader, writer) => {
+   *   if ((await reader.readline()).length === 0) return;
+   *   writer.write(enc("220 go ahead\r\n"));
+   *   await writer.startTls({ cert, key });
+   *   writer.write(await reader.readline());
+   *   await writer.drain();
+   *   writer.close();
+   * }, "127.0.0.1", 0);
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   *
+   * const [reader, writer] = await openConnection("127.0.0.1", port);
+   * writer.write(enc("STARTTLS\r\n"));
+   * assertEquals(await reader.readline(), enc("220 go ahead\r\n"));
+   * await writer.startTls({ caCerts: [ca] });
+   * writer.write(enc("secret\r\n"));
+   * assertEquals(await reader.readline(), enc("secret\r\n"));
+   * writer.close();
+   * await writer.waitClosed();
+   * ```
+   */
+  async startTls(options?: StartTlsOptions): Promise<void> {
+    const unread = bufferedBytes(this.#reader);
+    if (unread > 0) {
+      throw new Error(
+        `Cannot startTls(): the reader holds ${unread} unread bytes received before the upgrade`,
+      );
+    }
+    const protocol = this.#protocol;
+    await startTlsOn(
+      this.#transport,
+      protocol,
+      options,
+      protocol.serverSide,
+      (tls) => {
+        this.#transport = tls;
+        protocol.replaceTransport(tls);
+      },
+    );
   }
 
   /** Closes the stream and waits for it to be closed (errors are ignored). */

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { isConnectionError, logger } from "./_log.ts";
-import { checkBytes, checkInteger, describe } from "./_validate.ts";
+import { isConnectionError, logCallbackError, logger } from "./_log.ts";
+import { checkBytes, checkInteger, describe, toError } from "./_validate.ts";
 import type { BaseProtocol, Transport } from "./protocol.ts";
 
 /** Default high watermark of the write buffer (asyncio's). */
@@ -53,6 +53,8 @@ export interface TransportInit {
   owner?: TransportOwner;
   /** Set on TLS connections: the negotiated ALPN protocol. */
   tls?: { alpnProtocol: string | null };
+  /** The host name dialled, if this side dialled one. */
+  host?: string;
 }
 
 type AnyProtocol = BaseProtocol & {
@@ -62,24 +64,6 @@ type AnyProtocol = BaseProtocol & {
   bufferUpdated?(nbytes: number): void;
 };
 
-/** Called for errors raised by protocol code after the transport is gone. */
-function logCallbackError(err: unknown, what: string): void {
-  logger.error(
-    "Exception in {callback} after the connection was lost: {error}",
-    {
-      callback: what,
-      error: err,
-    },
-  );
-}
-
-/** Turns anything thrown into an `Error`. */
-function toError(err: unknown): Error {
-  return err instanceof Error
-    ? err
-    : new Error(`Non-Error thrown: ${describe(err)}`, { cause: err });
-}
-
 /** The transport of one stream connection. */
 export class SocketTransport implements Transport {
   #conn: Deno.Conn;
@@ -87,6 +71,8 @@ export class SocketTransport implements Transport {
   #buffered: boolean;
   #owner: TransportOwner | undefined;
   #tls: { alpnProtocol: string | null } | undefined;
+  /** The host name dialled, if this side dialled one (for `startTls`). */
+  readonly host: string | undefined;
 
   // Reading.
   // Non-buffered protocols: reads land in a slab; the protocol gets a view of
@@ -125,6 +111,7 @@ export class SocketTransport implements Transport {
     this.#buffered = typeof this.#protocol.getBuffer === "function";
     this.#owner = init.owner;
     this.#tls = init.tls;
+    this.host = init.host;
   }
 
   /**
@@ -157,6 +144,7 @@ export class SocketTransport implements Transport {
         if (this.#closing) return;
       }
       let buf: Uint8Array;
+      const protocol = this.#protocol;
       const buffered = this.#buffered;
       if (buffered) {
         try {
@@ -202,7 +190,12 @@ export class SocketTransport implements Transport {
         this.#onEof();
         return;
       }
-      if (buffered) {
+      if (this.#protocol !== protocol) {
+        // setProtocol() ran while the read was in flight: hand the bytes to
+        // the new protocol in the form it takes.
+        if (!buffered) this.#slabOff += n;
+        if (!this.#deliverCopy(buf.subarray(0, n))) return;
+      } else if (buffered) {
         try {
           this.#protocol.bufferUpdated!(n);
         } catch (err) {
@@ -221,6 +214,17 @@ export class SocketTransport implements Transport {
         }
       }
       if (this.#closing) return;
+    }
+  }
+
+  /** Delivers a copy of `data` to the current protocol; `false` if it threw. */
+  #deliverCopy(data: Uint8Array): boolean {
+    try {
+      deliverData(this.#protocol, data, false);
+      return true;
+    } catch (err) {
+      this.#fatalError(toError(err), "Exception in a data callback");
+      return false;
     }
   }
 
@@ -300,7 +304,7 @@ export class SocketTransport implements Transport {
           "Dropped {count} writes to a closed transport (peer {peer})",
           {
             count: this.#lostWrites,
-            peer: this.#conn.remoteAddr,
+            peer: this.#peer(),
           },
         );
       }
@@ -491,13 +495,13 @@ export class SocketTransport implements Transport {
     if (isConnectionError(exc)) {
       logger.debug("{message} (peer {peer}): {error}", {
         message,
-        peer: this.#conn.remoteAddr,
+        peer: this.#peer(),
         error: exc,
       });
     } else {
       logger.error("{message} (peer {peer}): {error}", {
         message,
-        peer: this.#conn.remoteAddr,
+        peer: this.#peer(),
         error: exc,
       });
     }
@@ -546,9 +550,9 @@ export class SocketTransport implements Transport {
   getExtraInfo(name: string, defaultValue?: unknown): unknown {
     switch (name) {
       case "peername":
-        return this.#conn.remoteAddr;
+        return this.#peer();
       case "sockname":
-        return this.#conn.localAddr;
+        return withTransport(this.#conn.localAddr);
       case "socket":
         return this.#conn;
       case "alpnProtocol":
@@ -556,6 +560,10 @@ export class SocketTransport implements Transport {
       default:
         return defaultValue;
     }
+  }
+
+  #peer(): Deno.Addr {
+    return withTransport(this.#conn.remoteAddr);
   }
 
   /** The protocol the transport calls. */
@@ -577,7 +585,7 @@ export class SocketTransport implements Transport {
   /** Shows the state that matters. */
   [Symbol.for("Deno.customInspect")](): string {
     const state = this.#lost ? "closed" : this.#closing ? "closing" : "open";
-    const parts = [state, `peer=${formatAddr(this.#conn.remoteAddr)}`];
+    const parts = [state, `peer=${formatAddr(this.#peer())}`];
     if (this.#paused) parts.push("reading paused");
     if (this.#eof) parts.push("eof received");
     if (this.#writeEof) parts.push("eof written");
@@ -587,12 +595,50 @@ export class SocketTransport implements Transport {
   }
 }
 
+/**
+ * Hands `data` to `protocol` by whichever API it has: `dataReceived` (a copy
+ * unless `keepable`), or `getBuffer`/`bufferUpdated` as many times as its
+ * buffers need. Callback errors propagate.
+ */
+export function deliverData(
+  protocol: BaseProtocol,
+  data: Uint8Array,
+  keepable: boolean,
+): void {
+  const p = protocol as AnyProtocol;
+  if (typeof p.getBuffer !== "function") {
+    p.dataReceived!(keepable ? data : data.slice());
+    return;
+  }
+  let off = 0;
+  while (off < data.length) {
+    const buf = p.getBuffer(data.length - off);
+    checkBytes(buf, "getBuffer() result");
+    if (buf.length === 0) {
+      throw new RangeError("getBuffer() returned an empty buffer");
+    }
+    const m = Math.min(buf.length, data.length - off);
+    buf.set(data.subarray(off, off + m));
+    off += m;
+    p.bufferUpdated!(m);
+  }
+}
+
 /** Returns a write buffer to the pool, if it is a whole pool buffer. */
 function release(chunk: Uint8Array): void {
   const pool = writePools.get(chunk.buffer.byteLength);
   if (pool && pool.length < WRITE_POOL_MAX && chunk.byteOffset === 0) {
     pool.push(new Uint8Array(chunk.buffer as ArrayBuffer));
   }
+}
+
+/**
+ * `addr` with its `transport` field: the addresses of a `Deno.TlsConn` made
+ * by `Deno.startTls` lack it (Deno 2.9).
+ */
+function withTransport(addr: Deno.Addr): Deno.Addr {
+  if (addr.transport !== undefined) return addr;
+  return { ...(addr as Omit<Deno.NetAddr, "transport">), transport: "tcp" };
 }
 
 /** A readable form of a socket address. */

@@ -153,3 +153,10 @@ export function checkConnectOptions<T extends ConnectOptions>(
   }
   return opts;
 }
+
+/** Turns anything thrown into an `Error`. */
+export function toError(err: unknown): Error {
+  return err instanceof Error
+    ? err
+    : new Error(`Non-Error thrown: ${describe(err)}`, { cause: err });
+}

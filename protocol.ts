@@ -46,12 +46,14 @@ import {
   tlsClientOptions,
 } from "./_connect.ts";
 import { listenTcp, Server } from "./_server.ts";
+import { startTlsOn } from "./_tls_layer.ts";
 import {
   checkConnectOptions,
   checkFunction,
   checkPort,
   checkServerOptions,
   checkString,
+  describe,
 } from "./_validate.ts";
 
 export { Server };
@@ -350,6 +352,40 @@ export interface TlsListenOptions {
   alpnProtocols?: string[];
 }
 
+/**
+ * Options of {@linkcode startTls} and `StreamWriter.startTls`: the client's
+ * {@linkcode TlsConnectOptions}, or on the server's side `cert` and `key`.
+ */
+export interface StartTlsOptions extends TlsConnectOptions {
+  /**
+   * Take the server's side of the handshake; `cert` and `key` are then
+   * required. `StreamWriter.startTls` defaults to the side the connection
+   * was made on (a `startServer` connection is the server's side).
+   *
+   * @default {false}
+   */
+  serverSide?: boolean;
+  /**
+   * The server's certificate chain, PEM (server side only).
+   *
+   * @default {undefined}
+   */
+  cert?: string;
+  /**
+   * The server's private key, PEM (server side only).
+   *
+   * @default {undefined}
+   */
+  key?: string;
+  /**
+   * Aborts the handshake: the connection is closed and the call rejects
+   * with `signal.reason`.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
 /** Options of {@linkcode createConnection}. */
 export interface ConnectOptions {
   /**
@@ -360,14 +396,15 @@ export interface ConnectOptions {
    */
   signal?: AbortSignal;
   /**
-   * Sets `TCP_NODELAY` (Nagle's algorithm off). Ignored on TLS, where Deno
-   * cannot set it.
+   * Sets `TCP_NODELAY` (Nagle's algorithm off). On TLS too: the socket is
+   * set up before the handshake.
    *
    * @default {true}
    */
   noDelay?: boolean;
   /**
-   * Speak TLS from the start, over `Deno.connectTls`.
+   * Speak TLS from the start (`Deno.startTls` on the new connection, before
+   * anything is read).
    *
    * @default {undefined}
    */
@@ -396,7 +433,8 @@ export interface ServerOptions {
    */
   startServing?: boolean;
   /**
-   * Sets `TCP_NODELAY` on accepted connections. Ignored on TLS.
+   * Sets `TCP_NODELAY` on accepted connections. Ignored on TLS, where Deno
+   * cannot set it on an accepted connection.
    *
    * @default {true}
    */
@@ -468,46 +506,44 @@ export function createConnection<P extends BaseProtocol>(
   }
 }
 
-/** Dials TCP, or TLS when asked; resolves the connection once it is usable. */
+/**
+ * Dials TCP, or TLS when asked; resolves the connection once it is usable.
+ * TLS is started over a plain connection (`Deno.startTls` while nothing is
+ * reading yet), so that `TCP_NODELAY`, which `Deno.TlsConn` cannot set, is
+ * set on the socket first, and `serverHostname` may differ from the address.
+ */
 async function connectTcp(
   host: string,
   port: number,
   opts: ConnectOptions,
   signal: AbortSignal | undefined,
 ): Promise<Dialled> {
-  const tls = opts.tls;
-  if (tls === undefined) {
-    const conn = await Deno.connect({
-      hostname: host,
-      port,
-      ...(signal ? { signal } : {}),
-    });
-    if (opts.noDelay !== false) conn.setNoDelay(true);
-    return { conn };
-  }
-  const name = tls.serverHostname ?? host;
-  if (name === host) {
-    return handshake(
-      await Deno.connectTls({ hostname: host, port, ...tlsClientOptions(tls) }),
-    );
-  }
-  // Check a name other than the one dialled: connect plainly, then upgrade.
-  const plain = await Deno.connect({
+  const conn = await Deno.connect({
     hostname: host,
     port,
     ...(signal ? { signal } : {}),
   });
-  let conn: Deno.TlsConn;
+  const tls = opts.tls;
   try {
-    conn = await Deno.startTls(plain, {
-      hostname: name,
+    if (opts.noDelay !== false) conn.setNoDelay(true);
+    if (tls === undefined) return { conn, host };
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+  let tlsConn: Deno.TlsConn;
+  try {
+    tlsConn = await Deno.startTls(conn, {
+      hostname: tls.serverHostname ?? host,
       ...tlsClientOptions(tls),
     });
   } catch (err) {
-    plain.close();
+    try {
+      conn.close();
+    } catch { /* startTls took it */ }
     throw err;
   }
-  return handshake(conn);
+  return { ...(await handshake(tlsConn)), host };
 }
 
 /**
@@ -554,5 +590,101 @@ export function createServer(
     return listenTcp(protocolFactory, host ?? undefined, port ?? 0, opts);
   } catch (err) {
     return Promise.reject(err);
+  }
+}
+
+/**
+ * Upgrades a plain connection to TLS in place (the STARTTLS pattern of SMTP,
+ * IMAP or PostgreSQL): asyncio's `loop.start_tls`. From the call on, bytes
+ * from the peer go to the TLS engine; the protocol is not told
+ * `connectionMade` again, and its later callbacks come from the returned
+ * transport, which encrypts what it is given. The old transport must not be
+ * used any more.
+ *
+ * Call it right after the last plaintext exchange (on the server's side,
+ * before awaiting anything after writing the go-ahead), so that no TLS bytes
+ * reach the protocol as plaintext. The client's side checks the certificate
+ * against `serverHostname`, by default the host name the connection was
+ * opened with (or the peer's address).
+ *
+ * @param transport The plain transport.
+ * @param protocol The protocol running on it.
+ * @param options TLS options; `serverSide` with `cert` and `key` for the
+ * server's side.
+ * @returns The TLS transport, once the handshake is done.
+ * @throws {TypeError} If an argument has the wrong type, or no host name is
+ * known to check the certificate against.
+ * @throws {Error} If the connection already speaks TLS or is closing, or the
+ * handshake fails (with the TLS engine's error; the connection is then
+ * closed and the protocol gets `connectionLost(err)`).
+ *
+ * @example Upgrade a client connection after a STARTTLS exchange
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { createConnection, Protocol, startTls } from "@aio/net/protocol";
+ * import { startServer } from "@aio/net/streams";
+ *
+ * const dir = "tests/fixtures/tls/";
+ * const cert = await Deno.readTextFile(dir + "server.pem");
+ * const key = await Deno.readTextFile(dir + "server.key");
+ * const ca = await Deno.readTextFile(dir + "ca.pem");
+ * const enc = (text: string) => new TextEncoder().encode(text);
+ *
+ * // The server answers STARTTLS with OK, then speaks TLS and echoes a line.
+ * await using server = await startServer(async (reader, writer) => {
+ *   await reader.readline();
+ *   writer.write(enc("OK\r\n"));
+ *   await writer.startTls({ cert, key });
+ *   writer.write(await reader.readline());
+ *   await writer.drain();
+ *   writer.close();
+ * }, "127.0.0.1", 0);
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ *
+ * const ok = Promise.withResolvers<void>();
+ * const echo = Promise.withResolvers<string>();
+ * class Client extends Protocol {
+ *   override dataReceived(data: Uint8Array): void {
+ *     const text = new TextDecoder().decode(data);
+ *     if (text === "OK\r\n") ok.resolve();
+ *     else echo.resolve(text);
+ *   }
+ * }
+ * const [plain, client] = await createConnection(() => new Client(), "127.0.0.1", port);
+ * plain.write(enc("STARTTLS\r\n"));
+ * await ok.promise;
+ * const transport = await startTls(plain, client, { caCerts: [ca] });
+ * transport.write(enc("hello\r\n"));
+ * assertEquals(await echo.promise, "hello\r\n");
+ * transport.close();
+ * ```
+ */
+export function startTls(
+  transport: Transport,
+  protocol: BaseProtocol,
+  options?: StartTlsOptions,
+): Promise<Transport> {
+  try {
+    checkTransport(transport);
+    if (protocol === null || typeof protocol !== "object") {
+      throw new TypeError(
+        `protocol must be a protocol object, got ${describe(protocol)}`,
+      );
+    }
+    return startTlsOn(transport, protocol, options, false);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function checkTransport(value: unknown): asserts value is Transport {
+  const t = value as Partial<Transport> | null;
+  if (
+    t === null || typeof t !== "object" ||
+    typeof t.getExtraInfo !== "function" || typeof t.setProtocol !== "function"
+  ) {
+    throw new TypeError(
+      `transport must be a Transport, got ${describe(value)}`,
+    );
   }
 }

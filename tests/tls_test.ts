@@ -40,6 +40,10 @@ Deno.test("TLS: the protocol API echoes over TLS; canWriteEof() is false", async
   assertEquals(transport.canWriteEof(), false);
   assertThrows(() => transport.writeEof(), Error, "cannot half-close");
   assertEquals(transport.getExtraInfo("alpnProtocol"), null);
+  const peer = transport.getExtraInfo("peername") as Deno.NetAddr;
+  assertEquals([peer.transport, peer.port], ["tcp", portOf(server)]);
+  const local = transport.getExtraInfo("sockname") as Deno.NetAddr;
+  assertEquals([local.transport, local.hostname], ["tcp", "127.0.0.1"]);
   const payload = randomBytes(300_000);
   transport.write(payload);
   await client.receivedAtLeast(payload.length);

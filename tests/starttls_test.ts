@@ -1,0 +1,520 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+// STARTTLS: upgrading a plain connection in place, with both APIs, against
+// our own server, Deno's own TLS stack and CPython's asyncio.
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import {
+  BufferedProtocol,
+  createConnection,
+  createServer,
+  openConnection,
+  openUnixConnection,
+  Protocol,
+  startServer,
+  startTls,
+  startUnixServer,
+  type StreamReader,
+  type StreamWriter,
+  type Transport,
+} from "../mod.ts";
+import {
+  dec,
+  delay,
+  digest,
+  enc,
+  logText,
+  pathOf,
+  portOf,
+  randomBytes,
+  Recorder,
+  socketPath,
+  streamsEcho,
+  withLogs,
+} from "./_helpers.ts";
+
+const fixtures = new URL("./fixtures/tls/", import.meta.url);
+const read = (name: string) => Deno.readTextFileSync(new URL(name, fixtures));
+const cert = read("server.pem");
+const key = read("server.key");
+const ca = read("ca.pem");
+const otherCa = read("other_ca.pem");
+
+/**
+ * A server's side of STARTTLS: reads "STARTTLS\r\n", answers "OK\r\n",
+ * upgrades, then echoes until EOF. Records what happened.
+ */
+function starttlsServer(
+  log: string[],
+  upgrade: Parameters<StreamWriter["startTls"]>[0] = { cert, key },
+) {
+  return async (reader: StreamReader, writer: StreamWriter) => {
+    const before = dec(await reader.readline());
+    log.push(`plain:${before}`);
+    if (before !== "STARTTLS\r\n") return writer.close();
+    writer.write(enc("OK\r\n"));
+    try {
+      await writer.startTls(upgrade);
+    } catch (err) {
+      log.push(`failed:${(err as Error).name}`);
+      return;
+    }
+    log.push(`tls:${writer.getExtraInfo("alpnProtocol")}`);
+    await streamsEcho(reader, writer);
+  };
+}
+
+/** The client's side: plaintext before, STARTTLS, then the reader/writer. */
+async function starttlsClient(
+  reader: StreamReader,
+  writer: StreamWriter,
+): Promise<void> {
+  writer.write(enc("STARTTLS\r\n"));
+  assertEquals(dec(await reader.readline()), "OK\r\n");
+}
+
+Deno.test("startTls: streams upgrade mid-stream on both sides; bytes before and after arrive intact", async () => {
+  const log: string[] = [];
+  await using server = await startServer(
+    starttlsServer(log, { cert, key, alpnProtocols: ["imap"] }),
+    "127.0.0.1",
+    0,
+  );
+  const [reader, writer] = await openConnection("localhost", portOf(server));
+  const plain = writer.transport;
+  assertEquals(writer.canWriteEof(), true);
+  await starttlsClient(reader, writer);
+  await writer.startTls({ caCerts: [ca], alpnProtocols: ["imap"] });
+  assert(writer.transport !== plain, "the writer kept the plain transport");
+  assertEquals(writer.canWriteEof(), false);
+  assertEquals(writer.getExtraInfo("alpnProtocol"), "imap");
+  assertEquals(
+    (writer.getExtraInfo("peername") as Deno.NetAddr).port,
+    portOf(server),
+  );
+  // Large enough to cross the watermarks and many TLS records both ways.
+  const payload = randomBytes(2_000_000);
+  const echoed = (async () => {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    while (n < payload.length) {
+      const part = await reader.read(65536);
+      assert(part.length > 0, "EOF before the whole echo");
+      parts.push(part);
+      n += part.length;
+    }
+    return parts;
+  })();
+  for (let off = 0; off < payload.length; off += 100_000) {
+    writer.write(payload.subarray(off, off + 100_000));
+    await writer.drain();
+  }
+  const got = new Uint8Array(payload.length);
+  let off = 0;
+  for (const part of await echoed) {
+    got.set(part, off);
+    off += part.length;
+  }
+  assertEquals(await digest(got), await digest(payload));
+  writer.close();
+  await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
+  await server.close();
+  await server.waitClosed();
+  assertEquals(log, ["plain:STARTTLS\r\n", "tls:imap"]);
+});
+
+Deno.test("startTls: the protocol API upgrades a BufferedProtocol client; callbacks are not repeated", async () => {
+  const log: string[] = [];
+  await using server = await startServer(starttlsServer(log), "127.0.0.1", 0);
+
+  class Client extends BufferedProtocol {
+    readonly events: string[] = [];
+    readonly buf = new Uint8Array(1000); // smaller than a TLS record
+    readonly got: Uint8Array[] = [];
+    readonly ok = Promise.withResolvers<void>();
+    readonly lost = Promise.withResolvers<Error | null>();
+    want = 0;
+    readonly done = Promise.withResolvers<void>();
+    override connectionMade(): void {
+      this.events.push("connectionMade");
+    }
+    override getBuffer(): Uint8Array {
+      return this.buf;
+    }
+    override bufferUpdated(n: number): void {
+      this.got.push(this.buf.slice(0, n));
+      const total = this.got.reduce((s, c) => s + c.length, 0);
+      if (dec(this.got[0]!) === "OK\r\n" && total === 4) {
+        this.got.length = 0;
+        this.ok.resolve();
+      } else if (total >= this.want && this.want > 0) this.done.resolve();
+    }
+    override connectionLost(exc: Error | null): void {
+      this.events.push("connectionLost");
+      this.lost.resolve(exc);
+    }
+  }
+  const [plain, client] = await createConnection(
+    () => new Client(),
+    "127.0.0.1",
+    portOf(server),
+  );
+  plain.write(enc("STARTTLS\r\n"));
+  await client.ok.promise;
+  const transport: Transport = await startTls(plain, client, {
+    caCerts: [ca],
+  });
+  assertEquals(transport.getProtocol(), client);
+  assertEquals(transport.canWriteEof(), false);
+  const payload = randomBytes(50_000);
+  client.want = payload.length;
+  transport.write(payload);
+  await client.done.promise;
+  const got = new Uint8Array(payload.length);
+  let off = 0;
+  for (const c of client.got) {
+    got.set(c, off);
+    off += c.length;
+  }
+  assertEquals(await digest(got), await digest(payload));
+  transport.close();
+  assertEquals(await client.lost.promise, null);
+  assertEquals(client.events, ["connectionMade", "connectionLost"]);
+});
+
+Deno.test("startTls: our server's side against Deno's own TLS client (Deno.startTls on a quiet connection)", async () => {
+  const log: string[] = [];
+  await using server = await startServer(starttlsServer(log), "127.0.0.1", 0);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: portOf(server),
+  });
+  await conn.write(enc("STARTTLS\r\n"));
+  const buf = new Uint8Array(4);
+  let n = 0;
+  while (n < 4) n += (await conn.read(buf.subarray(n)))!;
+  assertEquals(dec(buf), "OK\r\n");
+  const tls = await Deno.startTls(conn, {
+    hostname: "localhost",
+    caCerts: [ca],
+  });
+  await tls.write(enc("through rustls\n"));
+  const back = new Uint8Array(64);
+  const m = await tls.read(back);
+  assertEquals(dec(back.subarray(0, m!)), "through rustls\n");
+  tls.close();
+  await server.close();
+  await server.waitClosed();
+  assertEquals(log, ["plain:STARTTLS\r\n", "tls:null"]);
+});
+
+// CPython's asyncio as the server: plain line, then start_tls, then echo.
+const PYTHON_SERVER = `
+import asyncio, ssl, sys
+async def main():
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    done = asyncio.Event()
+    async def handle(reader, writer):
+        line = await reader.readline()
+        writer.write(b"OK " + line)
+        await writer.drain()
+        await writer.start_tls(ctx)
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+        done.set()
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.wait_for(done.wait(), 20)
+asyncio.run(main())
+`;
+
+Deno.test("startTls: the client's side against CPython asyncio's start_tls", async () => {
+  const child = new Deno.Command("python3", {
+    args: [
+      "-c",
+      PYTHON_SERVER,
+      new URL("server.pem", fixtures).pathname,
+      new URL("server.key", fixtures).pathname,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    const { value } = await lines.read();
+    lines.releaseLock();
+    const port = Number.parseInt(value!, 10);
+    const [reader, writer] = await openConnection("localhost", port);
+    writer.write(enc("STARTTLS\r\n"));
+    assertEquals(dec(await reader.readline()), "OK STARTTLS\r\n");
+    await writer.startTls({ caCerts: [ca] });
+    const payload = randomBytes(300_000);
+    writer.write(payload);
+    const back = await reader.readexactly(payload.length);
+    assertEquals(await digest(back), await digest(payload));
+    writer.close();
+    await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
+    const status = await child.status;
+    assertEquals(status.code, 0);
+  } finally {
+    await child.stdout.cancel().catch(() => {});
+    try {
+      child.kill();
+    } catch { /* exited */ }
+    await child.status;
+  }
+});
+
+Deno.test("startTls: a hostname mismatch or an unknown CA rejects; the reader fails; the server keeps serving", async () => {
+  await withLogs(async (records) => {
+    const log: string[] = [];
+    await using server = await startServer(
+      starttlsServer(log),
+      "127.0.0.1",
+      0,
+    );
+    const bad: [string, Parameters<StreamWriter["startTls"]>[0]][] = [
+      ["ERR_TLS_CERT_ALTNAME_INVALID", {
+        caCerts: [ca],
+        serverHostname: "not-localhost.example",
+      }],
+      ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", { caCerts: [otherCa] }],
+    ];
+    for (const [code, options] of bad) {
+      const [reader, writer] = await openConnection(
+        "localhost",
+        portOf(server),
+      );
+      await starttlsClient(reader, writer);
+      const err = await assertRejects(() => writer.startTls(options));
+      assertEquals((err as { code?: string }).code, code);
+      assertEquals(writer.isClosing(), true);
+      await assertRejects(() => reader.read(), Error);
+      await assertRejects(() => writer.waitClosed());
+    }
+    // Still serving, and the upgrade works for a client that trusts it.
+    const [reader, writer] = await openConnection("localhost", portOf(server));
+    await starttlsClient(reader, writer);
+    await writer.startTls({ caCerts: [ca] });
+    writer.write(enc("still here\n"));
+    assertEquals(dec(await reader.readline()), "still here\n");
+    writer.close();
+    await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
+    await server.close();
+    await server.waitClosed();
+    assertEquals(log.filter((l) => l.startsWith("failed")).length, 2);
+    assert(
+      records.some((r) => logText(r).includes("TLS handshake failed")),
+      records.map(logText).join("\n"),
+    );
+  });
+});
+
+Deno.test("startTls: unread plaintext in the reader refuses the upgrade and leaves the connection plain", async () => {
+  await using server = await startServer(
+    async (reader, writer) => {
+      await reader.readline();
+      writer.write(enc("OK\r\nINJECTED\r\n"));
+      writer.write(enc(dec(await reader.readline()).toUpperCase()));
+      await writer.drain();
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  writer.write(enc("STARTTLS\r\n"));
+  assertEquals(dec(await reader.readline()), "OK\r\n");
+  // Wait until the injected line sits unread in the reader.
+  while (!Deno.inspect(reader).includes("StreamReader { 10 bytes")) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await assertRejects(
+    () => writer.startTls({ caCerts: [ca] }),
+    Error,
+    "unread bytes",
+  );
+  // Nothing was lost and the connection is still plain.
+  assertEquals(dec(await reader.readline()), "INJECTED\r\n");
+  writer.write(enc("plain\n"));
+  assertEquals(dec(await reader.readline()), "PLAIN\n");
+  assertEquals(writer.canWriteEof(), true);
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("startTls: bad arguments and wrong states get clear errors", async () => {
+  await using server = await startServer(
+    async (reader, writer) => {
+      await reader.read();
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [, writer] = await openConnection("127.0.0.1", portOf(server));
+  await assertRejects(
+    // @ts-expect-error: a wrong type on purpose
+    () => writer.startTls({ caCerts: ca }),
+    TypeError,
+    "options.caCerts",
+  );
+  await assertRejects(
+    () => writer.startTls({ serverSide: true }),
+    TypeError,
+    "options.cert",
+  );
+  await assertRejects(
+    // @ts-expect-error: a wrong type on purpose
+    () => startTls(null, new Protocol(), {}),
+    TypeError,
+    "transport",
+  );
+  await assertRejects(
+    // @ts-expect-error: a wrong type on purpose
+    () => writer.startTls("localhost"),
+    TypeError,
+    "options",
+  );
+  // Still usable after the refusals.
+  assertEquals(writer.canWriteEof(), true);
+  writer.close();
+  await writer.waitClosed();
+  await assertRejects(
+    () => writer.startTls({ caCerts: [ca] }),
+    Error,
+    "closing",
+  );
+
+  // A connection that speaks TLS already.
+  await using tlsServer = await createServer(
+    () => new Protocol(),
+    "127.0.0.1",
+    0,
+    { tls: { cert, key } },
+  );
+  const [transport, client] = await createConnection(
+    () => new Recorder(),
+    "localhost",
+    portOf(tlsServer),
+    { tls: { caCerts: [ca] } },
+  );
+  await assertRejects(
+    () => startTls(transport, client, { caCerts: [ca] }),
+    Error,
+    "already speaks TLS",
+  );
+  transport.close();
+  await client.lost.promise;
+});
+
+Deno.test("startTls: a signal aborts a handshake the peer never answers; a peer that closes mid-handshake rejects", async () => {
+  // The server reads the ClientHello and says nothing.
+  const silent = await createServer(() => new Recorder(), "127.0.0.1", 0);
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(silent));
+  const reason = new Error("gave up");
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(reason), 50);
+  const err = await assertRejects(() =>
+    writer.startTls({ caCerts: [ca], signal: ac.signal })
+  );
+  assertEquals(err, reason);
+  assertEquals(writer.isClosing(), true);
+  await assertRejects(() => reader.read(), Error);
+  silent.close();
+  await silent.waitClosed();
+
+  // The server closes as soon as the ClientHello arrives.
+  const closer = await createServer(
+    () => {
+      const p = new Recorder();
+      p.dataReceived = () => p.transport!.close();
+      return p;
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [, writer2] = await openConnection("127.0.0.1", portOf(closer));
+  await assertRejects(() => writer2.startTls({ caCerts: [ca] }), Error);
+  assertEquals(writer2.isClosing(), true);
+  closer.close();
+  await closer.waitClosed();
+});
+
+Deno.test("startTls: over a Unix socket, with serverHostname given (there is no host name to default to)", async () => {
+  const log: string[] = [];
+  await using server = await startUnixServer(
+    starttlsServer(log),
+    socketPath("starttls"),
+  );
+  const [reader, writer] = await openUnixConnection(pathOf(server));
+  await starttlsClient(reader, writer);
+  await assertRejects(
+    () => writer.startTls({ caCerts: [ca] }),
+    TypeError,
+    "serverHostname",
+  );
+  await writer.startTls({ caCerts: [ca], serverHostname: "localhost" });
+  writer.write(enc("over unix\n"));
+  assertEquals(dec(await reader.readline()), "over unix\n");
+  writer.close();
+  await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
+  await server.close();
+  await server.waitClosed();
+  assertEquals(log, ["plain:STARTTLS\r\n", "tls:null"]);
+});
+
+Deno.test("startTls: flow control still holds after the upgrade (pauseWriting/resumeWriting reach the protocol)", async () => {
+  // A server that upgrades and then reads nothing for a while.
+  const release = Promise.withResolvers<void>();
+  await using server = await startServer(
+    async (reader, writer) => {
+      await reader.readline();
+      writer.write(enc("OK\r\n"));
+      await writer.startTls({ cert, key });
+      await release.promise;
+      while ((await reader.read(65536)).length > 0) { /* discard */ }
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [plain, client] = await createConnection(
+    () => new Recorder(),
+    "localhost",
+    portOf(server),
+  );
+  plain.write(enc("STARTTLS\r\n"));
+  await client.receivedAtLeast(4);
+  client.chunks.length = 0;
+  client.received = 0;
+  const transport = await startTls(plain, client, { caCerts: [ca] });
+  const chunk = new Uint8Array(64 * 1024);
+  let sent = 0;
+  try {
+    // Write until the protocol is told to pause and stays paused: the peer
+    // reads nothing, so the buffers fill.
+    while (sent < 64 * 1024 * 1024) {
+      transport.write(chunk);
+      sent += chunk.length;
+      await delay(0);
+      if (client.events.at(-1) === "pauseWriting") break;
+    }
+    assertEquals(client.events.at(-1), "pauseWriting", `sent ${sent}`);
+    assert(transport.getWriteBufferSize() > 0);
+    await delay(50);
+    assertEquals(client.events.at(-1), "pauseWriting");
+    // The peer reads again: the buffer drains and the protocol resumes.
+    release.resolve();
+    while (client.events.at(-1) !== "resumeWriting") await delay(5);
+  } catch (err) {
+    transport.abort();
+    throw err;
+  } finally {
+    release.resolve();
+  }
+  transport.close();
+  await client.lost.promise;
+});
