@@ -13,12 +13,17 @@ export interface BenchFlags {
   connections: number;
   /** Use the Deno load client even when gcc could build the C one. */
   denoClient: boolean;
+  /** Run the TLS echo table. */
+  tls: boolean;
+  /** Run only the TLS echo table. */
+  onlyTls: boolean;
 }
 
 /**
  * Parses `--quick`, `--rounds N`, `--duration S`, `--warmup S`,
- * `--no-extras`, `--only-extras`, `--connections N`, `--deno-client`.
- * (`--extras` is accepted and is the default outside `--quick`.)
+ * `--no-extras`, `--only-extras`, `--connections N`, `--deno-client`,
+ * `--no-tls`, `--only-tls`. (`--extras` is accepted and is the default
+ * outside `--quick`.)
  */
 export function parseFlags(args: string[]): BenchFlags {
   const flags: BenchFlags = {
@@ -30,6 +35,8 @@ export function parseFlags(args: string[]): BenchFlags {
     onlyExtras: false,
     connections: 10000,
     denoClient: false,
+    tls: true,
+    onlyTls: false,
   };
   const number = (i: number): number => {
     const value = Number(args[i]);
@@ -58,7 +65,14 @@ export function parseFlags(args: string[]): BenchFlags {
     } else if (arg === "--connections") {
       flags.connections = Math.ceil(number(++i));
     } else if (arg === "--deno-client") flags.denoClient = true;
+    else if (arg === "--no-tls") flags.tls = false;
+    else if (arg === "--only-tls") flags.onlyTls = true;
     else throw new TypeError(`Unknown flag ${arg}`);
+  }
+  if (flags.onlyTls && (flags.onlyExtras || !flags.tls)) {
+    throw new TypeError(
+      "--only-tls goes with neither --only-extras nor --no-tls",
+    );
   }
   return flags;
 }

@@ -10,17 +10,29 @@
  * directory at run time (it takes less of the shared CPU), or
  * `load_client.ts` when gcc is missing or fails.
  *
+ * A second table, "TLS echo", does the same over TLS (the test certificate
+ * in `tests/fixtures/tls`): a raw `Deno.listenTls` read/write loop is the
+ * baseline, against our Protocol, BufferedProtocol and streams echo over
+ * TLS, all loaded by one TLS client: `load_client.c` built with OpenSSL
+ * (`-lssl -lcrypto`, from libssl-dev), or `load_client.ts` over
+ * `Deno.connectTls` when that build fails.
+ *
  * In full mode the flow-control (`flow_control.ts`) and many-connection
  * (`many_connections.ts`) measurements follow, and everything is written to
  * `bench/results.md`.
  *
  * Usage: deno task bench [--quick] [--rounds N] [--duration S] [--warmup S]
  *                        [--no-extras] [--only-extras] [--connections N]
- *                        [--deno-client]
- *   --quick        one short round of three cells, Deno servers only (CI);
- *                  prints the table, leaves results.md alone
+ *                        [--deno-client] [--no-tls] [--only-tls]
+ *   --quick        one short round of three plain cells and one TLS cell,
+ *                  Deno servers only (CI); prints the tables, leaves
+ *                  results.md alone
  *   --no-extras    skip the flow-control and many-connection measurements
  *   --only-extras  run only those (printed, results.md left alone)
+ *   --deno-client  load with load_client.ts even where gcc works
+ *   --no-tls       skip the TLS echo table
+ *   --only-tls     run only the TLS echo table (printed, results.md left
+ *                  alone)
  */
 import { benchPath, kib, parseFlags } from "./_util.ts";
 import { runFlowControl } from "./flow_control.ts";
@@ -43,6 +55,12 @@ interface LoadResult {
   requests: number;
   bytes: number;
   seconds: number;
+  /** load_client.c over TLS: OpenSSL's version, and the negotiated version and cipher. */
+  tls?: string;
+}
+interface Client {
+  name: string;
+  cmd: string[];
 }
 
 const flags = parseFlags(Deno.args);
@@ -50,6 +68,9 @@ const deno = Deno.execPath();
 const commandLine = `deno task bench${
   Deno.args.length ? " " + Deno.args.join(" ") : ""
 }`;
+/** The test certificates: the TLS servers read server.pem and server.key, the clients trust ca.pem. */
+const tlsDir = benchPath("../tests/fixtures/tls/");
+const caFile = `${tlsDir}ca.pem`;
 
 /** Python interpreters with asyncio, and whether each has uvloop; the first with uvloop wins. */
 async function findPython(): Promise<
@@ -77,7 +98,7 @@ async function findPython(): Promise<
   return fallback ? { python: fallback, uvloop: false } : null;
 }
 
-async function servers(): Promise<ServerSpec[]> {
+async function plainServers(): Promise<ServerSpec[]> {
   const run = (file: string) => [
     deno,
     "run",
@@ -116,6 +137,25 @@ async function servers(): Promise<ServerSpec[]> {
   return list;
 }
 
+/** The TLS echo servers: the same files with --tls; the raw loop first, as the baseline. */
+function tlsServers(): ServerSpec[] {
+  const run = (file: string) => [
+    deno,
+    "run",
+    "--allow-net",
+    `--allow-read=${tlsDir}`,
+    benchPath(`servers/${file}`),
+    "--tls",
+  ];
+  const list: ServerSpec[] = [
+    { name: "raw Deno.listenTls", cmd: run("raw.ts") },
+    { name: "aio Protocol", cmd: run("aio_protocol.ts") },
+    { name: "aio BufferedProtocol", cmd: run("aio_buffered.ts") },
+    { name: "aio streams", cmd: run("aio_streams.ts") },
+  ];
+  return flags.quick ? list.slice(0, 2) : list;
+}
+
 async function start(spec: ServerSpec): Promise<Running> {
   const child = new Deno.Command(spec.cmd[0]!, {
     args: spec.cmd.slice(1),
@@ -147,34 +187,78 @@ async function start(spec: ServerSpec): Promise<Running> {
   return { spec, child, port };
 }
 
-/** Builds load_client.c into a temporary directory; null without a working gcc. */
-async function buildCClient(tmp: string): Promise<string | null> {
-  const exe = `${tmp}/load_client`;
+/**
+ * Builds load_client.c into `exe` with gcc and `extra` arguments; null
+ * (after saying why, and what is used instead) without a working gcc.
+ */
+async function gcc(
+  exe: string,
+  extra: string[],
+  instead: string,
+): Promise<string | null> {
   try {
     const out = await new Deno.Command("gcc", {
-      args: ["-O2", "-o", exe, benchPath("load_client.c")],
+      args: ["-O2", "-o", exe, benchPath("load_client.c"), ...extra],
       stdout: "null",
       stderr: "piped",
       signal: AbortSignal.timeout(60_000),
     }).output();
     if (out.success) return exe;
     console.error(
-      `gcc failed, using load_client.ts:\n${
-        new TextDecoder().decode(out.stderr)
+      `gcc ${extra.join(" ")} failed, ${instead}:\n${
+        new TextDecoder().decode(out.stderr).split("\n").slice(0, 10).join("\n")
       }`,
     );
   } catch {
-    console.error("no gcc: using load_client.ts");
+    console.error(`no gcc: ${instead}`);
   }
   return null;
 }
 
-let client: { name: string; cmd: string[] } = {
+const denoClient: Client = {
   name: "load_client.ts (Deno)",
   cmd: [deno, "run", "--allow-net", benchPath("load_client.ts")],
 };
+const denoTlsClient: Client = {
+  name: "load_client.ts (Deno, `Deno.connectTls`)",
+  cmd: [
+    deno,
+    "run",
+    "--allow-net",
+    `--allow-read=${tlsDir}`,
+    benchPath("load_client.ts"),
+  ],
+};
 
-async function load(port: number, cell: Cell): Promise<LoadResult> {
+/** The plain load client: load_client.c if gcc builds it, else load_client.ts. */
+async function plainClient(tmp: string): Promise<Client> {
+  if (flags.denoClient) return denoClient;
+  const exe = await gcc(`${tmp}/load_client`, [], "using load_client.ts");
+  return exe
+    ? { name: "load_client.c (gcc -O2, epoll)", cmd: [exe] }
+    : denoClient;
+}
+
+/** The TLS load client: load_client.c with OpenSSL if it builds (libssl-dev), else load_client.ts. */
+async function tlsClient(tmp: string): Promise<Client> {
+  if (flags.denoClient) return denoTlsClient;
+  const exe = await gcc(
+    `${tmp}/load_client_tls`,
+    ["-DLOAD_CLIENT_TLS", "-lssl", "-lcrypto"],
+    "so no OpenSSL (is libssl-dev installed?): the TLS table uses load_client.ts",
+  );
+  return exe
+    ? { name: "load_client.c (gcc -O2, epoll) with OpenSSL", cmd: [exe] }
+    : denoTlsClient;
+}
+
+/** One load run; `extra` follows the usual arguments (the CA file, for TLS). */
+async function load(
+  client: Client,
+  port: number,
+  cell: Cell,
+  extra: string[],
+): Promise<LoadResult> {
   const out = await new Deno.Command(client.cmd[0]!, {
     args: [
       ...client.cmd.slice(1),
@@ -183,6 +267,7 @@ async function load(port: number, cell: Cell): Promise<LoadResult> {
       String(cell.conns),
       String(flags.warmup),
       String(flags.duration),
+      ...extra,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -229,6 +314,86 @@ const cells: Cell[] = flags.quick
     { size: 1024, conns: 100 },
   ];
 
+// No TLS message above 16 KiB: Deno leaves Nagle's algorithm on for TLS
+// sockets (Deno.TlsConn has no setNoDelay), so a message of more than one
+// TLS record waits, at every turn, for the client's delayed ACK (about
+// 40 ms): a 100 KiB cell would time that timer, not the servers.
+const tlsCells: Cell[] = flags.quick
+  ? [{ size: 1024, conns: 10 }]
+  : [{ size: 1024, conns: 10 }, { size: 10240, conns: 10 }];
+
+async function stop(running: Running[]): Promise<void> {
+  for (const r of running.splice(0)) {
+    try {
+      r.child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await r.child.status;
+  }
+}
+
+/**
+ * Starts `specs`, loads each in turn, round after round, over every cell,
+ * stops them, and returns the table rows (ratios to `specs[0]`) and what the
+ * client said about TLS.
+ */
+async function measure(
+  label: string,
+  specs: ServerSpec[],
+  grid: Cell[],
+  client: Client,
+  extra: string[] = [],
+): Promise<{ rows: string[]; tls: string | undefined }> {
+  const running: Running[] = [];
+  try {
+    for (const spec of specs) running.push(await start(spec));
+    let tls: string | undefined;
+    // rates[cell][server] = requests/s per round; ratios likewise.
+    const rates = grid.map(() => running.map(() => [] as number[]));
+    const mibs = grid.map(() => running.map(() => [] as number[]));
+    const ratios = grid.map(() => running.map(() => [] as number[]));
+    for (let round = 0; round < flags.rounds; round++) {
+      for (const [c, cell] of grid.entries()) {
+        const perServer: number[] = [];
+        for (const [s, server] of running.entries()) {
+          const r = await load(client, server.port, cell, extra);
+          tls ??= r.tls;
+          const rate = r.requests / r.seconds;
+          perServer.push(rate);
+          rates[c]![s]!.push(rate);
+          mibs[c]![s]!.push(r.bytes / r.seconds / (1024 * 1024));
+        }
+        for (const [s] of running.entries()) {
+          ratios[c]![s]!.push(perServer[s]! / perServer[0]!);
+        }
+        console.error(
+          `${label}round ${round + 1}/${flags.rounds}, ${
+            sizeLabel(cell.size)
+          } x ${cell.conns}: ${
+            running.map((r, s) => `${r.spec.name} ${Math.round(perServer[s]!)}`)
+              .join(", ")
+          }`,
+        );
+      }
+    }
+    const peaks = running.map((r) => kib(r.child.pid, "VmHWM"));
+    const rows: string[] = [];
+    for (const [c, cell] of grid.entries()) {
+      for (const [s, server] of running.entries()) {
+        rows.push(
+          `| ${server.spec.name} | ${sizeLabel(cell.size)} | ${cell.conns} | ${
+            Math.round(median(rates[c]![s]!)).toLocaleString("en-US")
+          } | ${median(mibs[c]![s]!).toFixed(1)} | ${
+            median(ratios[c]![s]!).toFixed(2)
+          } | ${(peaks[s]! / 1024).toFixed(0)} MiB |`,
+        );
+      }
+    }
+    return { rows, tls };
+  } finally {
+    await stop(running);
+  }
+}
+
 async function extras(): Promise<string[]> {
   const flow = await runFlowControl();
   if (flow.some((line) => line.includes("OVER"))) Deno.exitCode = 1;
@@ -242,41 +407,8 @@ if (flags.onlyExtras) {
 
 const began = performance.now();
 const tmp = await Deno.makeTempDir({ prefix: "aio-bench-" });
-const running: Running[] = [];
 try {
-  if (!flags.denoClient) {
-    const exe = await buildCClient(tmp);
-    if (exe) client = { name: "load_client.c (gcc -O2, epoll)", cmd: [exe] };
-  }
-  for (const spec of await servers()) running.push(await start(spec));
-  // rates[cell][server] = requests/s per round; ratios likewise.
-  const rates = cells.map(() => running.map(() => [] as number[]));
-  const mibs = cells.map(() => running.map(() => [] as number[]));
-  const ratios = cells.map(() => running.map(() => [] as number[]));
-  for (let round = 0; round < flags.rounds; round++) {
-    for (const [c, cell] of cells.entries()) {
-      const perServer: number[] = [];
-      for (const [s, server] of running.entries()) {
-        const r = await load(server.port, cell);
-        const rate = r.requests / r.seconds;
-        perServer.push(rate);
-        rates[c]![s]!.push(rate);
-        mibs[c]![s]!.push(r.bytes / r.seconds / (1024 * 1024));
-      }
-      for (const [s] of running.entries()) {
-        ratios[c]![s]!.push(perServer[s]! / perServer[0]!);
-      }
-      console.error(
-        `round ${round + 1}/${flags.rounds}, ${
-          sizeLabel(cell.size)
-        } x ${cell.conns}: ${
-          running.map((r, s) => `${r.spec.name} ${Math.round(perServer[s]!)}`)
-            .join(", ")
-        }`,
-      );
-    }
-  }
-
+  const plain = flags.onlyTls ? null : await plainClient(tmp);
   const lines: string[] = [];
   lines.push(`# Echo benchmark results`, "");
   lines.push(
@@ -285,54 +417,71 @@ try {
     `- Deno: ${Deno.version.deno} (V8 ${Deno.version.v8}), run as \`npx -y deno@2.9.6\``,
     `- Command: \`${commandLine}\`` +
       (flags.quick ? " (quick: not for quoting)" : ""),
-    `- Load client: ${client.name}, one process, ping-pong (send S bytes, wait for all S back, check, repeat)`,
+  );
+  if (plain) {
+    lines.push(
+      `- Load client: ${plain.name}, one process, ping-pong (send S bytes, wait for all S back, check, repeat)`,
+    );
+  }
+  lines.push(
     `- Method: ${flags.warmup} s warm-up then ${flags.duration} s per server and cell, ${flags.rounds} round(s); ` +
       `all servers loaded in turn within a round, ratios to raw taken within each round, medians shown.`,
     "",
   );
-  lines.push(
-    "| server | message | conns | requests/s | MiB/s | ratio to raw | peak RSS |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-  );
-  const peaks = running.map((r) => kib(r.child.pid, "VmHWM"));
-  for (const [c, cell] of cells.entries()) {
-    for (const [s, server] of running.entries()) {
-      lines.push(
-        `| ${server.spec.name} | ${sizeLabel(cell.size)} | ${cell.conns} | ${
-          Math.round(median(rates[c]![s]!)).toLocaleString("en-US")
-        } | ${median(mibs[c]![s]!).toFixed(1)} | ${
-          median(ratios[c]![s]!).toFixed(2)
-        } | ${(peaks[s]! / 1024).toFixed(0)} MiB |`,
-      );
-    }
+  if (plain) {
+    const { rows } = await measure("", await plainServers(), cells, plain);
+    lines.push(
+      "| server | message | conns | requests/s | MiB/s | ratio to raw | peak RSS |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...rows,
+      "",
+      "MiB/s counts both directions. Peak RSS is each server process's VmHWM over the whole run.",
+    );
   }
-  lines.push(
-    "",
-    "MiB/s counts both directions. Peak RSS is each server process's VmHWM over the whole run.",
-  );
-  if (flags.extras) {
-    // The echo servers go first, so they do not share the CPU and memory.
-    for (const r of running.splice(0)) {
-      try {
-        r.child.kill("SIGKILL");
-      } catch { /* gone */ }
-      await r.child.status;
-    }
-    lines.push("", ...await extras());
+  if (flags.tls) {
+    const client = await tlsClient(tmp);
+    const { rows, tls } = await measure(
+      "TLS ",
+      tlsServers(),
+      tlsCells,
+      client,
+      [caFile],
+    );
+    if (plain) lines.push("");
+    lines.push(
+      "## TLS echo",
+      "",
+      "The same ping-pong over TLS, with the test certificate (`tests/fixtures/tls`).",
+      "The baseline is a raw read/write loop over `Deno.listenTls` (`servers/raw.ts --tls`);",
+      "the aio servers are `servers/aio_*.ts --tls` (`createServer`/`startServer` with the `tls` option).",
+      "",
+      `- Load client: ${client.name}${
+        tls ? ` (${tls})` : ""
+      }; one process for every TLS server, checking the certificate against \`ca.pem\`; ` +
+        (client === denoTlsClient
+          ? "handshakes fall in the warm-up."
+          : "handshakes happen before the clock starts."),
+      "",
+      "| server | message | conns | requests/s | MiB/s | ratio to raw TLS | peak RSS |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...rows,
+      "",
+      "MiB/s counts the echoed bytes both ways, not TLS framing. Peak RSS is each TLS server process's VmHWM over the TLS run.",
+      "No message above 16 KiB: Deno leaves Nagle's algorithm on for TLS sockets (`Deno.TlsConn` has no `setNoDelay`),",
+      "so a message of more than one TLS record waits at every turn for the client's delayed ACK (about 40 ms),",
+      "for the raw loop as for ours.",
+    );
   }
+  if (flags.extras && !flags.onlyTls) lines.push("", ...await extras());
   lines.push(
     "",
     `Total run time: ${((performance.now() - began) / 1000).toFixed(0)} s.`,
   );
   const text = lines.join("\n") + "\n";
   console.log(text);
-  if (!flags.quick) await Deno.writeTextFile(benchPath("results.md"), text);
-} finally {
-  for (const r of running) {
-    try {
-      r.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await r.child.status;
+  if (!flags.quick && !flags.onlyTls) {
+    await Deno.writeTextFile(benchPath("results.md"), text);
   }
+} finally {
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
 }

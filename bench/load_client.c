@@ -5,8 +5,13 @@
 // than the server it measures. bench/echo.ts compiles it into a temporary
 // directory at run time and falls back to load_client.ts without gcc.
 //
-// Usage: load_client PORT SIZE CONNS WARMUP_S DURATION_S
-// Prints one JSON line: {"requests": N, "bytes": B, "seconds": S}.
+// Built with -DLOAD_CLIENT_TLS (and -lssl -lcrypto, from libssl-dev) it can
+// also speak TLS through OpenSSL: give it the CA certificate to trust as a
+// sixth argument; it checks the server's certificate against 127.0.0.1.
+//
+// Usage: load_client PORT SIZE CONNS WARMUP_S DURATION_S [CA_PEM]
+// Prints one JSON line: {"requests": N, "bytes": B, "seconds": S}, and with
+// TLS also "tls": the OpenSSL version, and the negotiated version and cipher.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,12 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef LOAD_CLIENT_TLS
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#endif
 
 struct conn {
   int fd;
@@ -26,6 +37,9 @@ struct conn {
   unsigned long echoes;
   int want_out, done;
   unsigned char *buf;
+#ifdef LOAD_CLIENT_TLS
+  SSL *ssl;  // NULL on plain TCP
+#endif
 };
 
 static double now_s(void) {
@@ -39,16 +53,85 @@ static void die(const char *what) {
   exit(1);
 }
 
+#ifdef LOAD_CLIENT_TLS
+static void tls_die(const char *what, int code) {
+  fprintf(stderr, "load_client: %s failed (SSL_get_error %d, errno %d)\n", what, code, errno);
+  ERR_print_errors_fp(stderr);
+  exit(1);
+}
+#endif
+
+// Writes what it can: the bytes written, or 0 if the socket is full.
+static size_t conn_write(struct conn *c, const unsigned char *p, size_t n) {
+#ifdef LOAD_CLIENT_TLS
+  if (c->ssl) {
+    ERR_clear_error();
+    int w = SSL_write(c->ssl, p, (int)n);
+    if (w > 0) return (size_t)w;
+    int code = SSL_get_error(c->ssl, w);
+    if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) return 0;
+    tls_die("SSL_write", code);
+  }
+#endif
+  ssize_t w = write(c->fd, p, n);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    die("write");
+  }
+  return (size_t)w;
+}
+
+// Reads what has come: the bytes read, 0 if nothing is there yet, -1 at EOF.
+static ssize_t conn_read(struct conn *c, unsigned char *p, size_t n) {
+#ifdef LOAD_CLIENT_TLS
+  if (c->ssl) {
+    ERR_clear_error();
+    int r = SSL_read(c->ssl, p, (int)n);
+    if (r > 0) return r;
+    int code = SSL_get_error(c->ssl, r);
+    if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) return 0;
+    if (code == SSL_ERROR_ZERO_RETURN) return -1;
+    tls_die("SSL_read", code);
+  }
+#endif
+  ssize_t r = read(c->fd, p, n);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    die("read");
+  }
+  return r == 0 ? -1 : r;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: %s PORT SIZE CONNS WARMUP_S DURATION_S\n", argv[0]);
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: %s PORT SIZE CONNS WARMUP_S DURATION_S [CA_PEM]\n", argv[0]);
     return 2;
   }
   int port = atoi(argv[1]);
   size_t size = (size_t)atol(argv[2]);
   int nconns = atoi(argv[3]);
   double warmup = atof(argv[4]), duration = atof(argv[5]);
-  if (size == 0 || nconns <= 0) return 2;
+  if (size == 0 || size > (1 << 30) || nconns <= 0) return 2;
+#ifdef LOAD_CLIENT_TLS
+  SSL_CTX *ctx = NULL;
+  char tls_info[256] = "";
+  if (argc == 7) {
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) tls_die("SSL_CTX_new", 0);
+    if (SSL_CTX_load_verify_locations(ctx, argv[6], NULL) != 1) {
+      tls_die("loading the CA certificate", 0);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    // SSL_write may write part of a message (record by record) and be
+    // called again with the rest.
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  }
+#else
+  if (argc == 7) {
+    fprintf(stderr, "load_client: built without OpenSSL (-DLOAD_CLIENT_TLS): no TLS\n");
+    return 2;
+  }
+#endif
 
   unsigned char *message = malloc(size);
   for (size_t i = 0; i < size; i++) message[i] = (unsigned char)((i * 31 + 7) & 0xff);
@@ -66,6 +149,23 @@ int main(int argc, char **argv) {
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef LOAD_CLIENT_TLS
+    if (ctx) {
+      // The handshake runs before the socket turns non-blocking, and before
+      // the clock starts.
+      SSL *ssl = SSL_new(ctx);
+      if (!ssl) tls_die("SSL_new", 0);
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
+      SSL_set_fd(ssl, fd);
+      int r = SSL_connect(ssl);
+      if (r != 1) tls_die("SSL_connect", SSL_get_error(ssl, r));
+      if (i == 0) {
+        snprintf(tls_info, sizeof tls_info, "%s, %s, %s", OpenSSL_version(OPENSSL_VERSION),
+                 SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+      }
+      conns[i].ssl = ssl;
+    }
+#endif
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) die("fcntl");
     conns[i].fd = fd;
     conns[i].buf = malloc(size);
@@ -96,21 +196,15 @@ int main(int argc, char **argv) {
       if (c->done) continue;
       // Send what is left of the message.
       while (c->sent < size) {
-        ssize_t w = write(c->fd, message + c->sent, size - c->sent);
-        if (w < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          die("write");
-        }
-        c->sent += (size_t)w;
+        size_t w = conn_write(c, message + c->sent, size - c->sent);
+        if (w == 0) break;
+        c->sent += w;
       }
       // Read what has come back.
       while (c->got < size) {
-        ssize_t r = read(c->fd, c->buf + c->got, size - c->got);
+        ssize_t r = conn_read(c, c->buf + c->got, size - c->got);
+        if (r == 0) break;
         if (r < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          die("read");
-        }
-        if (r == 0) {
           fprintf(stderr, "load_client: server closed the connection\n");
           return 1;
         }
@@ -133,6 +227,13 @@ int main(int argc, char **argv) {
         if (t >= end) {
           c->done = 1;
           epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+#ifdef LOAD_CLIENT_TLS
+          if (c->ssl) {
+            SSL_shutdown(c->ssl);  // sends close_notify; does not wait for the reply
+            SSL_free(c->ssl);
+            c->ssl = NULL;
+          }
+#endif
           close(c->fd);
           open--;
           continue;
@@ -140,12 +241,9 @@ int main(int argc, char **argv) {
         c->sent = c->got = 0;
         // Start the next message at once.
         while (c->sent < size) {
-          ssize_t w = write(c->fd, message + c->sent, size - c->sent);
-          if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            die("write");
-          }
-          c->sent += (size_t)w;
+          size_t w = conn_write(c, message + c->sent, size - c->sent);
+          if (w == 0) break;
+          c->sent += w;
         }
       }
       int want_out = c->sent < size;
@@ -157,7 +255,11 @@ int main(int argc, char **argv) {
       }
     }
   }
-  printf("{\"requests\": %llu, \"bytes\": %llu, \"seconds\": %g}\n", requests,
+  printf("{\"requests\": %llu, \"bytes\": %llu, \"seconds\": %g", requests,
          requests * (unsigned long long)size * 2, duration);
+#ifdef LOAD_CLIENT_TLS
+  if (ctx) printf(", \"tls\": \"%s\"", tls_info);
+#endif
+  printf("}\n");
   return 0;
 }
