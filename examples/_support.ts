@@ -43,6 +43,19 @@ export function parseExampleArgs(
   return out;
 }
 
+/** Parses `--name value` options into a map; the rest is positional. */
+export function parseOptions(
+  args: string[],
+): { opts: Map<string, string>; rest: string[] } {
+  const opts = new Map<string, string>();
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i]!.startsWith("--")) opts.set(args[i]!.slice(2), args[++i] ?? "");
+    else rest.push(args[i]!);
+  }
+  return { opts, rest };
+}
+
 /** The Unix socket path the Unix examples use by default. */
 export function defaultSocketPath(): string {
   return `${Deno.env.get("TMPDIR") ?? "/tmp"}/aio_net_echo.sock`;

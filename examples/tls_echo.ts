@@ -14,23 +14,10 @@
 import { getLogger } from "@logtape/logtape";
 import { openConnection, type Server, startServer } from "../mod.ts";
 import { echo } from "./echo_server_streams.ts";
-import { setupLogging, show, stopSignal } from "./_support.ts";
+import { parseOptions, setupLogging, show, stopSignal } from "./_support.ts";
 
 const log = getLogger(["main"]);
 const MESSAGES = ["This is the message. ", "It will be sent ", "in parts."];
-
-/** Parses `--name value` options; the rest is positional. */
-function options(
-  args: string[],
-): { opts: Map<string, string>; rest: string[] } {
-  const opts = new Map<string, string>();
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i]!.startsWith("--")) opts.set(args[i]!.slice(2), args[++i] ?? "");
-    else rest.push(args[i]!);
-  }
-  return { opts, rest };
-}
 
 /** Starts the TLS echo server and logs where it listens. */
 export async function serve(
@@ -102,7 +89,7 @@ export async function main(
   signal?: AbortSignal,
 ): Promise<void> {
   const [mode, ...restArgs] = args;
-  const { opts, rest } = options(restArgs);
+  const { opts, rest } = parseOptions(restArgs);
   const host = opts.get("host") ?? "localhost";
   const port = Number(opts.get("port") ?? 8443);
   if (mode === "server") {

@@ -267,6 +267,53 @@ Deno.test("examples: the TLS echo pair negotiates ALPN and echoes over TLS", asy
   assertStringIncludes(stopped.out, "connection accepted");
 });
 
+Deno.test("examples: the STARTTLS pair upgrades mid-conversation on both sides", async () => {
+  const tls = "tests/fixtures/tls";
+  await using server = new ServerProcess(
+    "starttls.ts",
+    ["--allow-net", "--allow-read"],
+    [
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--cert",
+      `${tls}/server.pem`,
+      "--key",
+      `${tls}/server.key`,
+    ],
+    /port (\d+) \(STARTTLS\)/,
+  );
+  const port = (await server.ready)[1]!;
+  const { code, out } = await runExample("starttls.ts", [
+    "--allow-net",
+    "--allow-read",
+  ], [
+    "client",
+    "--host",
+    "localhost",
+    "--port",
+    port,
+    "--ca",
+    `${tls}/ca.pem`,
+  ]);
+  assertEquals(code, 0, out);
+  const replies = [...out.matchAll(/client: reply "(.*)"/g)].map((m) => m[1]);
+  assertEquals(replies, [
+    "250 hello client.example, over plain",
+    "220 go ahead",
+    "250 hello client.example, over TLS",
+    "221 bye",
+  ]);
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0, stopped.out);
+  assertStringIncludes(
+    stopped.out,
+    'server: received "EHLO client.example" (TLS)',
+  );
+});
+
 Deno.test("examples: deno task demo runs every pair and exits 0", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["task", "demo"],
