@@ -20,6 +20,7 @@ import { isConnectionError, logCallbackError, logger } from "./_log.ts";
 import { deliverData, SocketTransport } from "./_transport.ts";
 import {
   checkBoolean,
+  checkByteList,
   checkBytes,
   checkOptions,
   checkSignal,
@@ -339,23 +340,7 @@ class TlsTransport implements Transport {
 
   /** Encrypts and sends the concatenation of `list`. */
   writelines(list: Iterable<Uint8Array>): void {
-    if (
-      list === null ||
-      typeof (list as Partial<Iterable<Uint8Array>>)?.[Symbol.iterator] !==
-        "function"
-    ) {
-      throw new TypeError(
-        `list must be an iterable of Uint8Array, got ${describe(list)}`,
-      );
-    }
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    let i = 0;
-    for (const part of list) {
-      checkBytes(part, `list[${i++}]`);
-      parts.push(part);
-      total += part.length;
-    }
+    const [parts, total] = checkByteList(list);
     if (!this.#canWrite("writelines") || total === 0) return;
     const joined = new Uint8Array(total);
     let off = 0;

@@ -12,7 +12,13 @@
  * @module
  */
 import { isConnectionError, logCallbackError, logger } from "./_log.ts";
-import { checkBytes, checkInteger, describe, toError } from "./_validate.ts";
+import {
+  checkByteList,
+  checkBytes,
+  checkInteger,
+  describe,
+  toError,
+} from "./_validate.ts";
 import type { BaseProtocol, Transport } from "./protocol.ts";
 
 /** Default high watermark of the write buffer (asyncio's). */
@@ -270,23 +276,7 @@ export class SocketTransport implements Transport {
 
   /** Queues the concatenation of `list` for sending. */
   writelines(list: Iterable<Uint8Array>): void {
-    if (
-      list === null ||
-      typeof (list as Partial<Iterable<Uint8Array>>)?.[Symbol.iterator] !==
-        "function"
-    ) {
-      throw new TypeError(
-        `list must be an iterable of Uint8Array, got ${describe(list)}`,
-      );
-    }
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    let i = 0;
-    for (const part of list) {
-      checkBytes(part, `list[${i++}]`);
-      parts.push(part);
-      total += part.length;
-    }
+    const [parts, total] = checkByteList(list);
     if (!this.#canQueue("writelines") || total === 0) return;
     this.#enqueue(parts, total);
   }

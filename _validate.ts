@@ -160,3 +160,29 @@ export function toError(err: unknown): Error {
     ? err
     : new Error(`Non-Error thrown: ${describe(err)}`, { cause: err });
 }
+
+/**
+ * Checks that `list` is an iterable of `Uint8Array` (`writelines`' argument).
+ *
+ * @returns The parts and their total length.
+ */
+export function checkByteList(list: unknown): [Uint8Array[], number] {
+  if (
+    list === null ||
+    typeof (list as Partial<Iterable<Uint8Array>>)?.[Symbol.iterator] !==
+      "function"
+  ) {
+    throw new TypeError(
+      `list must be an iterable of Uint8Array, got ${describe(list)}`,
+    );
+  }
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let i = 0;
+  for (const part of list as Iterable<unknown>) {
+    checkBytes(part, `list[${i++}]`);
+    parts.push(part);
+    total += part.length;
+  }
+  return [parts, total];
+}

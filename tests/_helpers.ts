@@ -225,3 +225,18 @@ export const unix: Net = {
 
 /** The networks every transport test runs over. */
 export const nets: Net[] = [tcp, unix];
+
+const tlsFixtures = new URL("./fixtures/tls/", import.meta.url);
+
+/** The path of a TLS fixture file (`ca.pem`, `server.pem`, `server.key`, …). */
+export function tlsFixture(name: string): string {
+  return new URL(name, tlsFixtures).pathname;
+}
+
+/** The test certificate and key (for localhost, 127.0.0.1 and ::1), the CA that signed them, and an unrelated CA. */
+export const tlsFiles = {
+  cert: Deno.readTextFileSync(tlsFixture("server.pem")),
+  key: Deno.readTextFileSync(tlsFixture("server.key")),
+  ca: Deno.readTextFileSync(tlsFixture("ca.pem")),
+  otherCa: Deno.readTextFileSync(tlsFixture("other_ca.pem")),
+};

@@ -225,93 +225,59 @@ Deno.test("examples: the Unix echo pair over a socket path", async () => {
   await assertRejects(() => Deno.lstat(path), Deno.errors.NotFound);
 });
 
-Deno.test("examples: the TLS echo pair negotiates ALPN and echoes over TLS", async () => {
+/**
+ * Runs a TLS example pair: its server on a free port with the test
+ * certificate, then its client trusting the test CA.
+ */
+async function runTlsPair(
+  file: string,
+  readyTag: string,
+): Promise<{ client: string; server: string }> {
   const tls = "tests/fixtures/tls";
+  const perms = ["--allow-net", "--allow-read"];
   await using server = new ServerProcess(
-    "tls_echo.ts",
-    ["--allow-net", "--allow-read"],
+    file,
+    perms,
     [
       "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--cert",
-      `${tls}/server.pem`,
-      "--key",
-      `${tls}/server.key`,
+      ...["--host", "127.0.0.1", "--port", "0"],
+      ...["--cert", `${tls}/server.pem`, "--key", `${tls}/server.key`],
     ],
-    /port (\d+) \(TLS\)/,
+    new RegExp(`port (\\d+) \\(${readyTag}\\)`),
   );
   const port = (await server.ready)[1]!;
-  const { code, out } = await runExample("tls_echo.ts", [
-    "--allow-net",
-    "--allow-read",
-  ], [
+  const { code, out } = await runExample(file, perms, [
     "client",
-    "--host",
-    "localhost",
-    "--port",
-    port,
-    "--ca",
-    `${tls}/ca.pem`,
+    ...["--host", "localhost", "--port", port, "--ca", `${tls}/ca.pem`],
   ]);
   assertEquals(code, 0, out);
-  assertStringIncludes(out, 'negotiated ALPN protocol "echo/1"');
-  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
-    m[1]
-  ).join("");
-  assertEquals(echoed, "This is the message. It will be sent in parts.");
   const stopped = await server.stop();
   assertEquals(stopped.code, 0, stopped.out);
-  assertStringIncludes(stopped.out, "connection accepted");
+  return { client: out, server: stopped.out };
+}
+
+Deno.test("examples: the TLS echo pair negotiates ALPN and echoes over TLS", async () => {
+  const { client, server } = await runTlsPair("tls_echo.ts", "TLS");
+  assertStringIncludes(client, 'negotiated ALPN protocol "echo/1"');
+  const echoed = [...client.matchAll(/echo_client: received "(.*)"/g)].map((
+    m,
+  ) => m[1]).join("");
+  assertEquals(echoed, "This is the message. It will be sent in parts.");
+  assertStringIncludes(server, "connection accepted");
 });
 
 Deno.test("examples: the STARTTLS pair upgrades mid-conversation on both sides", async () => {
-  const tls = "tests/fixtures/tls";
-  await using server = new ServerProcess(
-    "starttls.ts",
-    ["--allow-net", "--allow-read"],
-    [
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--cert",
-      `${tls}/server.pem`,
-      "--key",
-      `${tls}/server.key`,
-    ],
-    /port (\d+) \(STARTTLS\)/,
+  const { client, server } = await runTlsPair("starttls.ts", "STARTTLS");
+  const replies = [...client.matchAll(/client: reply "(.*)"/g)].map((m) =>
+    m[1]
   );
-  const port = (await server.ready)[1]!;
-  const { code, out } = await runExample("starttls.ts", [
-    "--allow-net",
-    "--allow-read",
-  ], [
-    "client",
-    "--host",
-    "localhost",
-    "--port",
-    port,
-    "--ca",
-    `${tls}/ca.pem`,
-  ]);
-  assertEquals(code, 0, out);
-  const replies = [...out.matchAll(/client: reply "(.*)"/g)].map((m) => m[1]);
   assertEquals(replies, [
     "250 hello client.example, over plain",
     "220 go ahead",
     "250 hello client.example, over TLS",
     "221 bye",
   ]);
-  const stopped = await server.stop();
-  assertEquals(stopped.code, 0, stopped.out);
-  assertStringIncludes(
-    stopped.out,
-    'server: received "EHLO client.example" (TLS)',
-  );
+  assertStringIncludes(server, 'server: received "EHLO client.example" (TLS)');
 });
 
 Deno.test("examples: deno task demo runs every pair and exits 0", async () => {

@@ -28,15 +28,12 @@ import {
   Recorder,
   socketPath,
   streamsEcho,
+  tlsFiles,
+  tlsFixture,
   withLogs,
 } from "./_helpers.ts";
 
-const fixtures = new URL("./fixtures/tls/", import.meta.url);
-const read = (name: string) => Deno.readTextFileSync(new URL(name, fixtures));
-const cert = read("server.pem");
-const key = read("server.key");
-const ca = read("ca.pem");
-const otherCa = read("other_ca.pem");
+const { cert, key, ca, otherCa } = tlsFiles;
 
 /**
  * A server's side of STARTTLS: reads "STARTTLS\r\n", answers "OK\r\n",
@@ -234,8 +231,8 @@ Deno.test("startTls: the client's side against CPython asyncio's start_tls", asy
     args: [
       "-c",
       PYTHON_SERVER,
-      new URL("server.pem", fixtures).pathname,
-      new URL("server.key", fixtures).pathname,
+      tlsFixture("server.pem"),
+      tlsFixture("server.key"),
     ],
     stdout: "piped",
     stderr: "inherit",

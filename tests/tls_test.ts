@@ -15,15 +15,11 @@ import {
   portOf,
   randomBytes,
   Recorder,
+  tlsFiles,
   withLogs,
 } from "./_helpers.ts";
 
-const fixtures = new URL("./fixtures/tls/", import.meta.url);
-const read = (name: string) => Deno.readTextFileSync(new URL(name, fixtures));
-const cert = read("server.pem");
-const key = read("server.key");
-const ca = read("ca.pem");
-const otherCa = read("other_ca.pem");
+const { cert, key, ca, otherCa } = tlsFiles;
 
 Deno.test("TLS: the protocol API echoes over TLS; canWriteEof() is false", async () => {
   await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
