@@ -13,9 +13,12 @@
  * A second table, "TLS echo", does the same over TLS (the test certificate
  * in `tests/fixtures/tls`): a raw `Deno.listenTls` read/write loop is the
  * baseline, against our Protocol, BufferedProtocol and streams echo over
- * TLS, all loaded by one TLS client: `load_client.c` built with OpenSSL
- * (`-lssl -lcrypto`, from libssl-dev), or `load_client.ts` over
- * `Deno.connectTls` when that build fails.
+ * TLS, and (outside `--quick`) the streams echo after STARTTLS
+ * (`servers/aio_starttls.ts`: plain TCP, `STARTTLS`/`OK`, then
+ * `writer.startTls`, i.e. `node:tls` over the plain transport), all loaded
+ * by one TLS client: `load_client.c` built with OpenSSL (`-lssl -lcrypto`,
+ * from libssl-dev), or `load_client.ts` over `Deno.connectTls` (and
+ * `Deno.startTls` for STARTTLS) when that build fails.
  *
  * In full mode the flow-control (`flow_control.ts`) and many-connection
  * (`many_connections.ts`) measurements follow, and everything is written to
@@ -41,6 +44,8 @@ import { runManyConnections } from "./many_connections.ts";
 interface ServerSpec {
   name: string;
   cmd: string[];
+  /** Extra load-client arguments for this server only (`starttls`). */
+  clientArgs?: string[];
 }
 interface Cell {
   size: number;
@@ -152,6 +157,11 @@ function tlsServers(): ServerSpec[] {
     { name: "aio Protocol", cmd: run("aio_protocol.ts") },
     { name: "aio BufferedProtocol", cmd: run("aio_buffered.ts") },
     { name: "aio streams", cmd: run("aio_streams.ts") },
+    {
+      name: "aio streams after startTls",
+      cmd: run("aio_starttls.ts"),
+      clientArgs: ["starttls"],
+    },
   ];
   return flags.quick ? list.slice(0, 2) : list;
 }
@@ -252,7 +262,7 @@ async function tlsClient(tmp: string): Promise<Client> {
     : denoTlsClient;
 }
 
-/** One load run; `extra` follows the usual arguments (the CA file, for TLS). */
+/** One load run; `extra` follows the usual arguments (the CA file, for TLS, then `starttls` if the server wants it). */
 async function load(
   client: Client,
   port: number,
@@ -355,7 +365,10 @@ async function measure(
       for (const [c, cell] of grid.entries()) {
         const perServer: number[] = [];
         for (const [s, server] of running.entries()) {
-          const r = await load(client, server.port, cell, extra);
+          const r = await load(client, server.port, cell, [
+            ...extra,
+            ...server.spec.clientArgs ?? [],
+          ]);
           tls ??= r.tls;
           const rate = r.requests / r.seconds;
           perServer.push(rate);
@@ -453,7 +466,12 @@ try {
       "",
       "The same ping-pong over TLS, with the test certificate (`tests/fixtures/tls`).",
       "The baseline is a raw read/write loop over `Deno.listenTls` (`servers/raw.ts --tls`);",
-      "the aio servers are `servers/aio_*.ts --tls` (`createServer`/`startServer` with the `tls` option).",
+      "the aio servers are `servers/aio_*.ts --tls` (`createServer`/`startServer` with the `tls` option),",
+      'except "aio streams after startTls" (`servers/aio_starttls.ts`): a plain `startServer` connection that answers',
+      "`STARTTLS\\r\\n` with `OK\\r\\n` and upgrades with `writer.startTls({ cert, key })`, which runs `node:tls` over",
+      "the plain transport instead of Deno's native TLS; its client sends `STARTTLS`, reads `OK` and handshakes on the",
+      "same socket, where the other rows' handshakes happen. Its server socket keeps the `TCP_NODELAY` of a plain",
+      "`startServer` connection, which the `Deno.listenTls` sockets of the other rows lack.",
       "",
       `- Load client: ${client.name}${
         tls ? ` (${tls})` : ""

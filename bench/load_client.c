@@ -8,8 +8,11 @@
 // Built with -DLOAD_CLIENT_TLS (and -lssl -lcrypto, from libssl-dev) it can
 // also speak TLS through OpenSSL: give it the CA certificate to trust as a
 // sixth argument; it checks the server's certificate against 127.0.0.1.
+// A seventh argument, "starttls", connects in plain TCP first, sends
+// "STARTTLS\r\n", reads exactly "OK\r\n", and only then starts the TLS
+// handshake on the same socket (for servers/aio_starttls.ts).
 //
-// Usage: load_client PORT SIZE CONNS WARMUP_S DURATION_S [CA_PEM]
+// Usage: load_client PORT SIZE CONNS WARMUP_S DURATION_S [CA_PEM [starttls]]
 // Prints one JSON line: {"requests": N, "bytes": B, "seconds": S}, and with
 // TLS also "tls": the OpenSSL version, and the negotiated version and cipher.
 #include <arpa/inet.h>
@@ -59,6 +62,41 @@ static void tls_die(const char *what, int code) {
   ERR_print_errors_fp(stderr);
   exit(1);
 }
+
+// The plain exchange before the upgrade, on the blocking socket: sends
+// "STARTTLS\r\n" and reads exactly "OK\r\n" (no more, so that nothing of
+// the handshake is taken from OpenSSL).
+static void starttls_exchange(int fd) {
+  static const char request[] = "STARTTLS\r\n", answer[] = "OK\r\n";
+  size_t off = 0, n = sizeof request - 1;
+  while (off < n) {
+    ssize_t w = write(fd, request + off, n - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      die("write STARTTLS");
+    }
+    off += (size_t)w;
+  }
+  char got[sizeof answer - 1];
+  off = 0;
+  n = sizeof got;
+  while (off < n) {
+    ssize_t r = read(fd, got + off, n - off);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      die("read OK");
+    }
+    if (r == 0) {
+      fprintf(stderr, "load_client: server closed the connection before OK\n");
+      exit(1);
+    }
+    off += (size_t)r;
+  }
+  if (memcmp(got, answer, n) != 0) {
+    fprintf(stderr, "load_client: expected OK\\r\\n after STARTTLS, got %.*s\n", (int)n, got);
+    exit(1);
+  }
+}
 #endif
 
 // Writes what it can: the bytes written, or 0 if the socket is full.
@@ -103,8 +141,9 @@ static ssize_t conn_read(struct conn *c, unsigned char *p, size_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6 && argc != 7) {
-    fprintf(stderr, "usage: %s PORT SIZE CONNS WARMUP_S DURATION_S [CA_PEM]\n", argv[0]);
+  if (argc < 6 || argc > 8 || (argc == 8 && strcmp(argv[7], "starttls") != 0)) {
+    fprintf(stderr, "usage: %s PORT SIZE CONNS WARMUP_S DURATION_S [CA_PEM [starttls]]\n",
+            argv[0]);
     return 2;
   }
   int port = atoi(argv[1]);
@@ -115,7 +154,8 @@ int main(int argc, char **argv) {
 #ifdef LOAD_CLIENT_TLS
   SSL_CTX *ctx = NULL;
   char tls_info[256] = "";
-  if (argc == 7) {
+  int starttls = argc == 8;
+  if (argc >= 7) {
     ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) tls_die("SSL_CTX_new", 0);
     if (SSL_CTX_load_verify_locations(ctx, argv[6], NULL) != 1) {
@@ -127,7 +167,7 @@ int main(int argc, char **argv) {
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
 #else
-  if (argc == 7) {
+  if (argc >= 7) {
     fprintf(stderr, "load_client: built without OpenSSL (-DLOAD_CLIENT_TLS): no TLS\n");
     return 2;
   }
@@ -151,8 +191,9 @@ int main(int argc, char **argv) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 #ifdef LOAD_CLIENT_TLS
     if (ctx) {
-      // The handshake runs before the socket turns non-blocking, and before
-      // the clock starts.
+      // The handshake (and, with starttls, the plain exchange before it) runs
+      // before the socket turns non-blocking, and before the clock starts.
+      if (starttls) starttls_exchange(fd);
       SSL *ssl = SSL_new(ctx);
       if (!ssl) tls_die("SSL_new", 0);
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
