@@ -226,14 +226,13 @@ async def main():
 asyncio.run(main())
 `;
 
-Deno.test("startTls: the client's side against CPython asyncio's start_tls", async () => {
+/** Runs a CPython script that prints its port, and `fn` against it. */
+async function withPython(
+  script: string,
+  fn: (port: number) => Promise<void>,
+): Promise<void> {
   const child = new Deno.Command("python3", {
-    args: [
-      "-c",
-      PYTHON_SERVER,
-      tlsFixture("server.pem"),
-      tlsFixture("server.key"),
-    ],
+    args: ["-c", script, tlsFixture("server.pem"), tlsFixture("server.key")],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -242,7 +241,19 @@ Deno.test("startTls: the client's side against CPython asyncio's start_tls", asy
       .getReader();
     const { value } = await lines.read();
     lines.releaseLock();
-    const port = Number.parseInt(value!, 10);
+    await fn(Number.parseInt(value!, 10));
+    assertEquals((await child.status).code, 0);
+  } finally {
+    await child.stdout.cancel().catch(() => {});
+    try {
+      child.kill();
+    } catch { /* exited */ }
+    await child.status;
+  }
+}
+
+Deno.test("startTls: the client's side against CPython asyncio's start_tls", async () => {
+  await withPython(PYTHON_SERVER, async (port) => {
     const [reader, writer] = await openConnection("localhost", port);
     writer.write(enc("STARTTLS\r\n"));
     assertEquals(dec(await reader.readline()), "OK STARTTLS\r\n");
@@ -253,15 +264,7 @@ Deno.test("startTls: the client's side against CPython asyncio's start_tls", asy
     assertEquals(await digest(back), await digest(payload));
     writer.close();
     await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
-    const status = await child.status;
-    assertEquals(status.code, 0);
-  } finally {
-    await child.stdout.cancel().catch(() => {});
-    try {
-      child.kill();
-    } catch { /* exited */ }
-    await child.status;
-  }
+  });
 });
 
 Deno.test("startTls: a hostname mismatch or an unknown CA rejects; the reader fails; the server keeps serving", async () => {
@@ -514,4 +517,89 @@ Deno.test("startTls: flow control still holds after the upgrade (pauseWriting/re
   }
   transport.close();
   await client.lost.promise;
+});
+
+Deno.test("startTls: a protocol callback that throws after the upgrade is logged and closes only its connection", async () => {
+  await withLogs(async (records) => {
+    const log: string[] = [];
+    await using server = await startServer(starttlsServer(log), "127.0.0.1", 0);
+    const boom = new Error("boom in dataReceived");
+    const connect = async (throws: boolean) => {
+      const [plain, client] = await createConnection(
+        () => new Recorder(),
+        "localhost",
+        portOf(server),
+      );
+      plain.write(enc("STARTTLS\r\n"));
+      await client.receivedAtLeast(4);
+      const transport = await startTls(plain, client, { caCerts: [ca] });
+      if (throws) {
+        client.dataReceived = () => {
+          throw boom;
+        };
+      }
+      return { transport, client };
+    };
+    const bad = await connect(true);
+    const good = await connect(false);
+    bad.transport.write(enc("echo me\n"));
+    assertEquals(await bad.client.lost.promise, boom);
+    assert(
+      records.some((r) =>
+        r.level === "error" && logText(r).includes("boom in dataReceived")
+      ),
+      records.map(logText).join("\n"),
+    );
+    // The other upgraded connection is unaffected.
+    good.transport.write(enc("still fine\n"));
+    await good.client.receivedAtLeast(4 + 11);
+    assertEquals(dec(good.client.bytes()), "OK\r\nstill fine\n");
+    good.transport.close();
+    assertEquals(await good.client.lost.promise, null);
+  });
+});
+
+// CPython again, resetting the connection (SO_LINGER 0) after the upgrade.
+const PYTHON_RESETTER = `
+import asyncio, socket, ssl, struct, sys
+async def main():
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    done = asyncio.Event()
+    async def handle(reader, writer):
+        await reader.readline()
+        writer.write(b"OK\\r\\n")
+        await writer.drain()
+        await writer.start_tls(ctx)
+        await reader.readline()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+        done.set()
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.wait_for(done.wait(), 20)
+    await asyncio.sleep(0.1)
+asyncio.run(main())
+`;
+
+Deno.test("startTls: a peer that resets after the upgrade gives connectionLost(err), not an unhandled rejection", async () => {
+  await withPython(PYTHON_RESETTER, async (port) => {
+    const [plain, client] = await createConnection(
+      () => new Recorder(),
+      "localhost",
+      port,
+    );
+    plain.write(enc("STARTTLS\r\n"));
+    await client.receivedAtLeast(4);
+    const transport = await startTls(plain, client, { caCerts: [ca] });
+    transport.write(enc("reset me\n"));
+    const exc = await client.lost.promise;
+    assert(
+      exc instanceof Deno.errors.ConnectionReset,
+      `connectionLost(${exc})`,
+    );
+    assertEquals(client.events.filter((e) => e === "connectionLost").length, 1);
+    assertEquals(transport.isClosing(), true);
+  });
 });
