@@ -17,12 +17,18 @@
 import type { Duplex as DuplexType } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { isConnectionError, logCallbackError, logger } from "./_log.ts";
-import { deliverData, SocketTransport } from "./_transport.ts";
+import {
+  type AnyProtocol,
+  deliverData,
+  LOST_WRITES_WARN,
+  SocketTransport,
+} from "./_transport.ts";
 import {
   checkBoolean,
   checkByteList,
   checkBytes,
   checkOptions,
+  checkProtocolObject,
   checkSignal,
   checkString,
   describe,
@@ -41,15 +47,6 @@ export interface UpgradeOptions {
   cert?: string;
   key?: string;
 }
-
-type AnyProtocol = BaseProtocol & {
-  dataReceived?(data: Uint8Array): void;
-  eofReceived?(): unknown;
-  getBuffer?(sizehint: number): Uint8Array;
-  bufferUpdated?(nbytes: number): void;
-};
-
-const LOST_WRITES_WARN = 5;
 
 /** The parts of `node:tls` and `node:stream` used, loaded on first use. */
 interface Engine {
@@ -448,11 +445,7 @@ class TlsTransport implements Transport {
 
   /** Replaces the protocol. */
   setProtocol(protocol: BaseProtocol): void {
-    if (protocol === null || typeof protocol !== "object") {
-      throw new TypeError(
-        `protocol must be a protocol object, got ${describe(protocol)}`,
-      );
-    }
+    checkProtocolObject(protocol, "protocol");
     this.#protocol = protocol as AnyProtocol;
   }
 

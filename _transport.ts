@@ -16,7 +16,7 @@ import {
   checkByteList,
   checkBytes,
   checkInteger,
-  describe,
+  checkProtocolObject,
   toError,
 } from "./_validate.ts";
 import type { BaseProtocol, Transport } from "./protocol.ts";
@@ -45,7 +45,7 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
 ]]);
 const WRITE_POOL_MAX = 64;
 /** Writes dropped after the connection is lost before a warning is logged. */
-const LOST_WRITES_WARN = 5;
+export const LOST_WRITES_WARN = 5;
 
 /** What the transport needs from whoever accepted it (a server). */
 export interface TransportOwner {
@@ -63,7 +63,7 @@ export interface TransportInit {
   host?: string;
 }
 
-type AnyProtocol = BaseProtocol & {
+export type AnyProtocol = BaseProtocol & {
   dataReceived?(data: Uint8Array): void;
   eofReceived?(): unknown;
   getBuffer?(sizehint: number): Uint8Array;
@@ -563,11 +563,7 @@ export class SocketTransport implements Transport {
 
   /** Replaces the protocol. */
   setProtocol(protocol: BaseProtocol): void {
-    if (protocol === null || typeof protocol !== "object") {
-      throw new TypeError(
-        `protocol must be a protocol object, got ${describe(protocol)}`,
-      );
-    }
+    checkProtocolObject(protocol, "protocol");
     this.#protocol = protocol as AnyProtocol;
     this.#buffered = typeof this.#protocol.getBuffer === "function";
   }

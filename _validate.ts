@@ -36,6 +36,15 @@ export function checkBytes(
   }
 }
 
+/** Throws `TypeError` unless `value` is a protocol (an object). */
+export function checkProtocolObject(value: unknown, name: string): void {
+  if (value === null || typeof value !== "object") {
+    throw new TypeError(
+      `${name} must be a protocol object, got ${describe(value)}`,
+    );
+  }
+}
+
 /** Throws `TypeError` unless `value` is a function. */
 export function checkFunction(value: unknown, name: string): void {
   if (typeof value !== "function") {

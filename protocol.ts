@@ -51,6 +51,7 @@ import {
   checkConnectOptions,
   checkFunction,
   checkPort,
+  checkProtocolObject,
   checkServerOptions,
   checkString,
   describe,
@@ -666,11 +667,7 @@ export function startTls(
 ): Promise<Transport> {
   try {
     checkTransport(transport);
-    if (protocol === null || typeof protocol !== "object") {
-      throw new TypeError(
-        `protocol must be a protocol object, got ${describe(protocol)}`,
-      );
-    }
+    checkProtocolObject(protocol, "protocol");
     return startTlsOn(transport, protocol, options, false);
   } catch (err) {
     return Promise.reject(err);
