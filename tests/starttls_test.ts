@@ -17,6 +17,7 @@ import {
   type Transport,
 } from "../mod.ts";
 import {
+  concatBytes,
   dec,
   delay,
   digest,
@@ -68,6 +69,24 @@ async function starttlsClient(
   assertEquals(dec(await reader.readline()), "OK\r\n");
 }
 
+/**
+ * A `Recorder` client of a STARTTLS server on `port`: sends STARTTLS, waits
+ * for the 4-byte go-ahead (kept in `client`), upgrades with `startTls`.
+ */
+async function upgradedRecorder(
+  port: number,
+): Promise<{ transport: Transport; client: Recorder }> {
+  const [plain, client] = await createConnection(
+    () => new Recorder(),
+    "localhost",
+    port,
+  );
+  plain.write(enc("STARTTLS\r\n"));
+  await client.receivedAtLeast(4);
+  const transport = await startTls(plain, client, { caCerts: [ca] });
+  return { transport, client };
+}
+
 Deno.test("startTls: streams upgrade mid-stream on both sides; bytes before and after arrive intact", async () => {
   const log: string[] = [];
   await using server = await startServer(
@@ -104,12 +123,7 @@ Deno.test("startTls: streams upgrade mid-stream on both sides; bytes before and 
     writer.write(payload.subarray(off, off + 100_000));
     await writer.drain();
   }
-  const got = new Uint8Array(payload.length);
-  let off = 0;
-  for (const part of await echoed) {
-    got.set(part, off);
-    off += part.length;
-  }
+  const got = concatBytes(await echoed);
   assertEquals(await digest(got), await digest(payload));
   writer.close();
   await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
@@ -165,13 +179,7 @@ Deno.test("startTls: the protocol API upgrades a BufferedProtocol client; callba
   client.want = payload.length;
   transport.write(payload);
   await client.done.promise;
-  const got = new Uint8Array(payload.length);
-  let off = 0;
-  for (const c of client.got) {
-    got.set(c, off);
-    off += c.length;
-  }
-  assertEquals(await digest(got), await digest(payload));
+  assertEquals(await digest(concatBytes(client.got)), await digest(payload));
   transport.close();
   assertEquals(await client.lost.promise, null);
   assertEquals(client.events, ["connectionMade", "connectionLost"]);
@@ -481,16 +489,7 @@ Deno.test("startTls: flow control still holds after the upgrade (pauseWriting/re
     "127.0.0.1",
     0,
   );
-  const [plain, client] = await createConnection(
-    () => new Recorder(),
-    "localhost",
-    portOf(server),
-  );
-  plain.write(enc("STARTTLS\r\n"));
-  await client.receivedAtLeast(4);
-  client.chunks.length = 0;
-  client.received = 0;
-  const transport = await startTls(plain, client, { caCerts: [ca] });
+  const { transport, client } = await upgradedRecorder(portOf(server));
   const chunk = new Uint8Array(64 * 1024);
   let sent = 0;
   try {
@@ -525,14 +524,7 @@ Deno.test("startTls: a protocol callback that throws after the upgrade is logged
     await using server = await startServer(starttlsServer(log), "127.0.0.1", 0);
     const boom = new Error("boom in dataReceived");
     const connect = async (throws: boolean) => {
-      const [plain, client] = await createConnection(
-        () => new Recorder(),
-        "localhost",
-        portOf(server),
-      );
-      plain.write(enc("STARTTLS\r\n"));
-      await client.receivedAtLeast(4);
-      const transport = await startTls(plain, client, { caCerts: [ca] });
+      const { transport, client } = await upgradedRecorder(portOf(server));
       if (throws) {
         client.dataReceived = () => {
           throw boom;
@@ -585,14 +577,7 @@ asyncio.run(main())
 
 Deno.test("startTls: a peer that resets after the upgrade gives connectionLost(err), not an unhandled rejection", async () => {
   await withPython(PYTHON_RESETTER, async (port) => {
-    const [plain, client] = await createConnection(
-      () => new Recorder(),
-      "localhost",
-      port,
-    );
-    plain.write(enc("STARTTLS\r\n"));
-    await client.receivedAtLeast(4);
-    const transport = await startTls(plain, client, { caCerts: [ca] });
+    const { transport, client } = await upgradedRecorder(port);
     transport.write(enc("reset me\n"));
     const exc = await client.lost.promise;
     assert(
