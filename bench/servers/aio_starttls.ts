@@ -5,6 +5,7 @@
 // (the test certificate, see _tls.ts); the load clients speak it with their
 // "starttls" argument.
 import { startServer } from "../../mod.ts";
+import { echoStreams } from "./_echo.ts";
 import { tls } from "./_tls.ts";
 
 if (!tls) throw new Error("aio_starttls.ts needs --tls (the certificate)");
@@ -22,13 +23,7 @@ const server = await startServer(
     }
     writer.write(new TextEncoder().encode("OK\r\n"));
     await writer.startTls({ cert, key });
-    while (true) {
-      const data = await reader.read(65536);
-      if (data.length === 0) break;
-      writer.write(data);
-      await writer.drain();
-    }
-    writer.close();
+    await echoStreams(reader, writer);
   },
   "127.0.0.1",
   0,

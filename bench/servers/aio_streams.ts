@@ -1,17 +1,10 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 // Our streams echo: read(65536), write, drain; over TLS with --tls.
 import { startServer } from "../../mod.ts";
+import { echoStreams } from "./_echo.ts";
 import { serverOptions } from "./_tls.ts";
 const server = await startServer(
-  async (reader, writer) => {
-    while (true) {
-      const data = await reader.read(65536);
-      if (data.length === 0) break;
-      writer.write(data);
-      await writer.drain();
-    }
-    writer.close();
-  },
+  echoStreams,
   "127.0.0.1",
   0,
   serverOptions,
