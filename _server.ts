@@ -1,30 +1,46 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
  * The server: listeners, their accept loops, and the set of live transports
- * (asyncio's `base_events.Server`).
+ * (asyncio's `base_events.Server`). It takes bound listeners from
+ * `_bind.ts`; accepted TLS connections finish their handshake in `_tls.ts`
+ * before their protocol is made.
  *
  * @module
  */
-import { checkProtocol, handshake } from "./_connect.ts";
+import type {
+  BaseProtocol,
+  ServerOptions,
+  UnixServerOptions,
+} from "./_contract.ts";
+import { bindTcp, bindUnix, type Bound } from "./_bind.ts";
 import { logger } from "./_log.ts";
+import { handshake } from "./_tls.ts";
 import {
+  closeQuietly,
   formatAddr,
+  makeProtocol,
   SocketTransport,
+  type TlsInfo,
   type TransportOwner,
 } from "./_transport.ts";
-import type { BaseProtocol, ServerOptions } from "./protocol.ts";
 
 /** How a server is put together (internal). */
-export interface ServerInit {
-  listeners: Deno.Listener[];
+interface ServerInit extends Bound {
   protocolFactory: () => BaseProtocol;
   noDelay: boolean;
   tls: boolean;
   signal: AbortSignal | undefined;
-  /** Runs once after the listeners are closed (Unix socket file cleanup). */
-  onClose?: () => void;
 }
 
+/**
+ * Makes a `Server`, whose constructor is private. The classes a public
+ * module exports but that only this module may make (`Server`,
+ * `StreamWriter`) or reach into (`StreamReader`) all use this idiom: a
+ * module-level function, assigned in the class's `static {}` block, which
+ * runs inside the class and so may call its private constructor or touch
+ * its `#private` fields. The function is exported from the private module
+ * only, never from a public one.
+ */
 let makeServer: (init: ServerInit) => Server;
 
 /** Pause after an accept error that is not the listener closing. */
@@ -71,7 +87,7 @@ export class Server implements AsyncDisposable {
   #onAbort = () => this.close();
 
   static {
-    makeServer = (init) => new Server(init);
+    makeServer = (init) => new Server(init); // see makeServer
   }
 
   private constructor(init: ServerInit) {
@@ -144,13 +160,7 @@ export class Server implements AsyncDisposable {
     this.#closed = true;
     this.#serving = false;
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    for (const listener of this.#listeners) {
-      try {
-        listener.close();
-      } catch (err) {
-        if (!(err instanceof Deno.errors.BadResource)) throw err;
-      }
-    }
+    this.#listeners.forEach(closeQuietly);
     this.#listeners = [];
     try {
       this.#onClose?.();
@@ -217,11 +227,7 @@ export class Server implements AsyncDisposable {
   }
 
   #abortHandshakes(): void {
-    for (const conn of this.#handshaking) {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    }
+    this.#handshaking.forEach(closeQuietly);
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
@@ -248,9 +254,9 @@ export class Server implements AsyncDisposable {
 
   async #acceptTls(conn: Deno.TlsConn): Promise<void> {
     this.#handshaking.add(conn);
-    let tls: { alpnProtocol: string | null } | undefined;
+    let tls: TlsInfo;
     try {
-      ({ tls } = await handshake(conn));
+      tls = await handshake(conn);
     } catch (err) {
       logger.warning("TLS handshake with {peer} failed: {error}", {
         peer: formatAddr(conn.remoteAddr),
@@ -264,25 +270,19 @@ export class Server implements AsyncDisposable {
     this.#accepted(conn, tls);
   }
 
-  #accepted(
-    conn: Deno.Conn,
-    tls: { alpnProtocol: string | null } | undefined,
-  ): void {
+  #accepted(conn: Deno.Conn, tls: TlsInfo | undefined): void {
     let protocol: BaseProtocol;
     try {
       if (this.#noDelay && !tls && conn.remoteAddr.transport === "tcp") {
         (conn as Deno.TcpConn).setNoDelay(true);
       }
-      protocol = this.#protocolFactory();
-      checkProtocol(protocol);
+      protocol = makeProtocol(this.#protocolFactory, conn);
     } catch (err) {
       logger.error("Cannot serve a connection from {peer}: {error}", {
         peer: formatAddr(conn.remoteAddr),
         error: err,
       });
-      try {
-        conn.close();
-      } catch { /* already closed */ }
+      closeQuietly(conn);
       return;
     }
     const transport = new SocketTransport(
@@ -295,145 +295,44 @@ export class Server implements AsyncDisposable {
   }
 }
 
-/** Makes a server from bound listeners and starts it unless told not to. */
-export function serve(
-  listeners: Deno.Listener[],
+/**
+ * Makes a server from bound listeners and starts it unless told not to: the
+ * body of `createServer` and its Unix twin, once bound.
+ */
+function serve(
+  bound: Bound,
   protocolFactory: () => BaseProtocol,
   opts: ServerOptions,
-  onClose?: () => void,
 ): Server {
   const server = makeServer({
-    listeners,
+    ...bound,
     protocolFactory,
     noDelay: opts.noDelay !== false,
     tls: opts.tls !== undefined,
     signal: opts.signal,
-    ...(onClose ? { onClose } : {}),
   });
   if (opts.signal?.aborted) server.close();
   else if (opts.startServing !== false) void server.startServing();
   return server;
 }
 
-/** The addresses "localhost" stands for. */
-const LOCALHOST = ["127.0.0.1", "::1"];
-
-/** Whether an error says the machine has no such address (no IPv6). */
-function isAddrNotAvailable(err: unknown): boolean {
-  return err instanceof Deno.errors.AddrNotAvailable ||
-    (err instanceof Error &&
-      /address not available|cannot assign requested address|address family not supported/i
-        .test(err.message));
-}
-
-/** Binds one TCP (or TLS) listener. */
-function bindOne(
-  hostname: string,
-  port: number,
-  opts: ServerOptions,
-): Deno.Listener {
-  const base = {
-    hostname,
-    port,
-    ...(opts.reusePort !== undefined ? { reusePort: opts.reusePort } : {}),
-    ...(opts.backlog !== undefined ? { tcpBacklog: opts.backlog } : {}),
-  };
-  if (opts.tls) {
-    return Deno.listenTls({
-      ...base,
-      cert: opts.tls.cert,
-      key: opts.tls.key,
-      ...(opts.tls.alpnProtocols
-        ? { alpnProtocols: opts.tls.alpnProtocols }
-        : {}),
-    });
-  }
-  return Deno.listen({ ...base, transport: "tcp" });
-}
-
-/** Closes listeners, ignoring ones already closed. */
-function closeAll(listeners: Deno.Listener[]): void {
-  for (const listener of listeners) {
-    try {
-      listener.close();
-    } catch { /* already closed */ }
-  }
-}
-
-/**
- * Binds every address `host` names on `port` (the same port for all, when
- * `port` is 0), all or none.
- */
-function bindAll(
-  host: string | string[] | undefined,
-  port: number,
-  opts: ServerOptions,
-): Deno.Listener[] {
-  if (host === undefined) {
-    // Every interface: one dual-stack listener, or IPv4 alone without IPv6.
-    try {
-      return [bindOne("::", port, opts)];
-    } catch (err) {
-      if (!isAddrNotAvailable(err)) throw err;
-      return [bindOne("0.0.0.0", port, opts)];
-    }
-  }
-  const names = [
-    ...new Set(
-      (Array.isArray(host) ? host : [host]).flatMap((h) =>
-        h === "localhost" ? LOCALHOST : [h]
-      ),
-    ),
-  ];
-  if (names.length === 0) {
-    throw new RangeError(
-      "host must name at least one address, got an empty list",
-    );
-  }
-  const listeners: Deno.Listener[] = [];
-  try {
-    let bound = port;
-    for (const name of names) {
-      let listener: Deno.Listener;
-      try {
-        listener = bindOne(name, bound, opts);
-      } catch (err) {
-        // "localhost" on a machine without IPv6: bind what there is.
-        if (name === "::1" && listeners.length > 0 && isAddrNotAvailable(err)) {
-          continue;
-        }
-        throw err;
-      }
-      listeners.push(listener);
-      bound = (listener.addr as Deno.NetAddr).port;
-    }
-  } catch (err) {
-    closeAll(listeners);
-    throw err;
-  }
-  return listeners;
-}
-
-/** Binds and starts a TCP server: the body of `createServer`. */
+/** Binds and starts a TCP (or TLS) server: the body of `createServer`. */
 export function listenTcp(
   protocolFactory: () => BaseProtocol,
   host: string | string[] | undefined,
   port: number,
   opts: ServerOptions,
+): Server {
+  opts.signal?.throwIfAborted();
+  return serve(bindTcp(host, port, opts), protocolFactory, opts);
+}
+
+/** Binds and starts a Unix socket server: the body of `createUnixServer`. */
+export async function listenUnix(
+  protocolFactory: () => BaseProtocol,
+  path: string,
+  opts: UnixServerOptions,
 ): Promise<Server> {
   opts.signal?.throwIfAborted();
-  let listeners: Deno.Listener[] | undefined;
-  // With port 0 and several addresses, the port picked by the first may be
-  // taken on another: try again with a fresh one.
-  for (let attempt = 0;; attempt++) {
-    try {
-      listeners = bindAll(host, port, opts);
-      break;
-    } catch (err) {
-      if (
-        port !== 0 || attempt >= 4 || !(err instanceof Deno.errors.AddrInUse)
-      ) throw err;
-    }
-  }
-  return Promise.resolve(serve(listeners, protocolFactory, opts));
+  return serve(await bindUnix(path), protocolFactory, opts);
 }

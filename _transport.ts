@@ -1,25 +1,36 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
- * The one socket transport: TCP, Unix and TLS connections differ only in how
- * the `Deno.Conn` was obtained. It uses `conn.read()`, `conn.write()` and
- * `conn.closeWrite()` only (Deno's `readable`/`writable` close the whole
- * connection at EOF, which would break half-close).
+ * The transports. {@linkcode BaseTransport} holds what every transport does
+ * the same way: the protocol, the write gate (`writeEof` state, dropped
+ * writes and their warning), EOF handling, error logging, `getExtraInfo`
+ * and the inspect string. Two transports build on it:
  *
- * Failure has one funnel: `#fatalError(exc)` → `#forceClose(exc)` →
- * `#callConnectionLost(exc)`, guarded by `#lost`, releasing the `Deno.Conn`
- * in `finally`. Every call into the protocol has its own `try`.
+ * - {@linkcode SocketTransport}, the one socket transport, over a
+ *   `Deno.Conn` of any kind: TCP, Unix, or TLS from the start (a
+ *   `Deno.TlsConn`, whose handshake is done before the transport is made).
+ *   It uses `conn.read()`, `conn.write()` and `conn.closeWrite()` only
+ *   (Deno's `readable`/`writable` close the whole connection at EOF, which
+ *   would break half-close).
+ * - `TlsTransport` in `_tls.ts`, the application's side of `startTls`: a
+ *   TLS engine running over a `SocketTransport`.
+ *
+ * Failure has one funnel per transport: `#fatalError(exc)` →
+ * `#forceClose(exc)` → `#callConnectionLost(exc)`, guarded by `#lost`,
+ * releasing the `Deno.Conn` in `finally`. Every call into the protocol has
+ * its own `try`.
  *
  * @module
  */
-import { isConnectionError, logCallbackError, logger } from "./_log.ts";
 import {
   checkByteList,
   checkBytes,
+  checkFactoryResult,
   checkInteger,
   checkProtocolObject,
   toError,
-} from "./_validate.ts";
-import type { BaseProtocol, Transport } from "./protocol.ts";
+} from "./_checks.ts";
+import type { BaseProtocol, Transport } from "./_contract.ts";
+import { isConnectionError, logCallbackError, logger } from "./_log.ts";
 
 /** Default high watermark of the write buffer (asyncio's). */
 const DEFAULT_HIGH = 64 * 1024;
@@ -44,25 +55,19 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
   [],
 ]]);
 const WRITE_POOL_MAX = 64;
-/** Writes dropped after the connection is lost before a warning is logged. */
-export const LOST_WRITES_WARN = 5;
+/**
+ * How many writes to a closing transport are dropped silently; the next one
+ * and every one after it log a warning (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
+ */
+const LOST_WRITES_WARN = 5;
 
-/** What the transport needs from whoever accepted it (a server). */
-export interface TransportOwner {
-  /** Called once the transport has called `connectionLost`. */
-  detach(transport: SocketTransport): void;
+/** What a TLS transport knows about its session. */
+export interface TlsInfo {
+  /** The negotiated ALPN protocol, or `null`. */
+  alpnProtocol: string | null;
 }
 
-/** Optional details of a transport. */
-export interface TransportInit {
-  /** The server that accepted the connection. */
-  owner?: TransportOwner;
-  /** Set on TLS connections: the negotiated ALPN protocol. */
-  tls?: { alpnProtocol: string | null };
-  /** The host name dialled, if this side dialled one. */
-  host?: string;
-}
-
+/** A protocol of any kind, as the transports call it. */
 export type AnyProtocol = BaseProtocol & {
   dataReceived?(data: Uint8Array): void;
   eofReceived?(): unknown;
@@ -70,13 +75,250 @@ export type AnyProtocol = BaseProtocol & {
   bufferUpdated?(nbytes: number): void;
 };
 
-/** The transport of one stream connection. */
-export class SocketTransport implements Transport {
-  #conn: Deno.Conn;
+/** What a transport needs from whoever accepted it (a server). */
+export interface TransportOwner {
+  /** Called once the transport has called `connectionLost`. */
+  detach(transport: SocketTransport): void;
+}
+
+/** Optional details of a socket transport. */
+export interface TransportInit {
+  /** The server that accepted the connection. */
+  owner?: TransportOwner;
+  /** Set on TLS connections (a handshaken `Deno.TlsConn`). */
+  tls?: TlsInfo;
+  /** The host name dialled, if this side dialled one. */
+  host?: string;
+}
+
+/**
+ * What both transports share. Subclasses own reading, writing and closing;
+ * they hand the bytes to send to {@linkcode BaseTransport.send}, call
+ * {@linkcode BaseTransport.handleEof} at the peer's EOF and
+ * {@linkcode BaseTransport.reportError} before they fail.
+ */
+export abstract class BaseTransport implements Transport {
   #protocol: AnyProtocol;
-  #buffered: boolean;
+  #tls: TlsInfo | null;
+  #eofWritten = false;
+  #eofReceived = false;
+  #lostWrites = 0;
+
+  constructor(protocol: BaseProtocol, tls: TlsInfo | null) {
+    this.#protocol = protocol as AnyProtocol;
+    this.#tls = tls;
+  }
+
+  /** The TLS session, or `null` on a plain connection: the one "is it TLS?". */
+  get tls(): TlsInfo | null {
+    return this.#tls;
+  }
+
+  /** Records the TLS session once the handshake is done. */
+  protected setTls(tls: TlsInfo): void {
+    this.#tls = tls;
+  }
+
+  /** The protocol, typed for calling any callback. */
+  protected get protocol(): AnyProtocol {
+    return this.#protocol;
+  }
+
+  /** Whether `writeEof()` was called. */
+  protected get eofWritten(): boolean {
+    return this.#eofWritten;
+  }
+
+  /** Whether the peer's EOF has arrived. */
+  protected get eofReceived(): boolean {
+    return this.#eofReceived;
+  }
+
+  // ---- What subclasses provide ----------------------------------------------
+
+  /** Queues `parts` (`total > 0` bytes, already checked) for sending. */
+  protected abstract send(parts: readonly Uint8Array[], total: number): void;
+  /** Sends EOF once the buffer is flushed (`writeEof()` on a plain transport). */
+  protected abstract shutdownWrite(): void;
+  /** `"open"`, `"closing"`, `"closed"`, or another word for the inspect string. */
+  protected abstract state(): string;
+  /** The socket's own details: `"peername"`, `"sockname"`, `"socket"`. */
+  protected abstract socketInfo(name: string, defaultValue: unknown): unknown;
+  abstract isClosing(): boolean;
+  abstract close(): void;
+  abstract abort(): void;
+  abstract pauseReading(): void;
+  abstract resumeReading(): void;
+  abstract isReading(): boolean;
+  abstract getWriteBufferSize(): number;
+  abstract getWriteBufferLimits(): [low: number, high: number];
+  abstract setWriteBufferLimits(high?: number, low?: number): void;
+
+  // ---- Writing ---------------------------------------------------------------
+
+  /** Queues a copy of `data` for sending. */
+  write(data: Uint8Array): void {
+    checkBytes(data, "data");
+    if (this.#canQueue("write") && data.length > 0) {
+      this.send([data], data.length);
+    }
+  }
+
+  /** Queues the concatenation of `list` for sending. */
+  writelines(list: Iterable<Uint8Array>): void {
+    const [parts, total] = checkByteList(list);
+    if (this.#canQueue("writelines") && total > 0) this.send(parts, total);
+  }
+
+  /** The checks `write` and `writelines` share; false when the data is to be dropped. */
+  #canQueue(what: string): boolean {
+    if (this.#eofWritten) {
+      throw new Error(
+        `Cannot ${what} to transport: writeEof() was already called`,
+      );
+    }
+    if (!this.isClosing()) return true;
+    if (++this.#lostWrites > LOST_WRITES_WARN) {
+      logger.warning(
+        "Dropped {count} writes to a closed transport (peer {peer})",
+        { count: this.#lostWrites, peer: this.#peer() },
+      );
+    }
+    return false;
+  }
+
+  /** Half-closes once the buffer is flushed. */
+  writeEof(): void {
+    if (this.#tls) {
+      throw new Error(
+        "Cannot writeEof(): a TLS transport cannot half-close (canWriteEof() is false)",
+      );
+    }
+    if (this.isClosing() || this.#eofWritten) return;
+    this.#eofWritten = true;
+    this.shutdownWrite();
+  }
+
+  /** Whether `writeEof()` is supported (not on TLS). */
+  canWriteEof(): boolean {
+    return this.#tls === null;
+  }
+
+  // ---- Events for subclasses -------------------------------------------------
+
+  /**
+   * The peer's EOF: calls `eofReceived`, then closes unless it returned a
+   * truthy value on a transport that can half-close.
+   *
+   * @returns The error `eofReceived` threw, to fail with, or `null`.
+   */
+  protected handleEof(): Error | null {
+    this.#eofReceived = true;
+    let keepOpen: unknown;
+    try {
+      keepOpen = this.#protocol.eofReceived?.();
+    } catch (err) {
+      return toError(err);
+    }
+    if (keepOpen && this.#tls) {
+      logger.warning(
+        "eofReceived() returned true, but TLS cannot half-close: closing",
+      );
+    }
+    if (!keepOpen || this.#tls) this.close();
+    return null;
+  }
+
+  /**
+   * Logs the error a transport is about to fail with: a peer going away at
+   * debug level (as asyncio does), a failed TLS handshake as a warning,
+   * anything else as an error. After `connectionLost` it is a callback error.
+   */
+  protected reportError(
+    exc: Error,
+    message: string,
+    when: "open" | "handshake" | "lost",
+  ): void {
+    if (when === "lost") {
+      logCallbackError(exc, message);
+      return;
+    }
+    const peer = this.#peer();
+    if (when === "handshake") {
+      logger.warning("TLS handshake failed (peer {peer}): {error}", {
+        peer,
+        error: exc,
+      });
+    } else if (isConnectionError(exc)) {
+      logger.debug("{message} (peer {peer}): {error}", {
+        message,
+        peer,
+        error: exc,
+      });
+    } else {
+      logger.error("{message} (peer {peer}): {error}", {
+        message,
+        peer,
+        error: exc,
+      });
+    }
+  }
+
+  /** Calls `connectionLost`, logging what it throws. */
+  protected callConnectionLost(exc: Error | null): void {
+    try {
+      this.#protocol.connectionLost(exc);
+    } catch (err) {
+      logger.error("Exception in connectionLost(): {error}", { error: err });
+    }
+  }
+
+  // ---- Information -----------------------------------------------------------
+
+  /** Connection details by name. */
+  getExtraInfo(name: string, defaultValue?: unknown): unknown {
+    if (name === "alpnProtocol") {
+      return this.#tls ? this.#tls.alpnProtocol : defaultValue;
+    }
+    return this.socketInfo(name, defaultValue);
+  }
+
+  #peer(): string {
+    const peer = this.socketInfo("peername", undefined) as
+      | Deno.Addr
+      | undefined;
+    return peer ? formatAddr(peer) : "?";
+  }
+
+  /** The protocol the transport calls. */
+  getProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
+  /** Replaces the protocol. */
+  setProtocol(protocol: BaseProtocol): void {
+    checkProtocolObject(protocol, "protocol");
+    this.#protocol = protocol as AnyProtocol;
+  }
+
+  /** Shows the state that matters. */
+  [Symbol.for("Deno.customInspect")](): string {
+    const parts = [this.state(), `peer=${this.#peer()}`];
+    if (!this.isReading() && !this.isClosing() && !this.#eofReceived) {
+      parts.push("reading paused");
+    }
+    if (this.#eofReceived) parts.push("eof received");
+    if (this.#eofWritten) parts.push("eof written");
+    parts.push(`buffered=${this.getWriteBufferSize()}`);
+    if (this.#tls) parts.push("tls");
+    return `Transport { ${parts.join(", ")} }`;
+  }
+}
+
+/** The transport of one `Deno.Conn`. */
+export class SocketTransport extends BaseTransport {
+  #conn: Deno.Conn;
   #owner: TransportOwner | undefined;
-  #tls: { alpnProtocol: string | null } | undefined;
   /** The host name dialled, if this side dialled one (for `startTls`). */
   readonly host: string | undefined;
 
@@ -88,7 +330,6 @@ export class SocketTransport implements Transport {
   #readSize = MIN_READ;
   #paused = false;
   #resume: PromiseWithResolvers<void> | null = null;
-  #eof = false;
 
   // Writing: full buffers waiting in #queue, then the one being filled.
   #queue: Uint8Array[] = [];
@@ -99,8 +340,6 @@ export class SocketTransport implements Transport {
   #high = DEFAULT_HIGH;
   #low = DEFAULT_HIGH / 4;
   #protocolPaused = false;
-  #writeEof = false;
-  #lostWrites = 0;
 
   // Closing.
   #closing = false;
@@ -112,11 +351,9 @@ export class SocketTransport implements Transport {
     protocol: BaseProtocol,
     init: TransportInit = {},
   ) {
+    super(protocol, init.tls ?? null);
     this.#conn = conn;
-    this.#protocol = protocol as AnyProtocol;
-    this.#buffered = typeof this.#protocol.getBuffer === "function";
     this.#owner = init.owner;
-    this.#tls = init.tls;
     this.host = init.host;
   }
 
@@ -128,7 +365,7 @@ export class SocketTransport implements Transport {
    */
   start(): Error | null {
     try {
-      this.#protocol.connectionMade(this);
+      this.protocol.connectionMade(this);
     } catch (err) {
       const exc = toError(err);
       this.#fatalError(exc, "Exception in connectionMade()");
@@ -144,21 +381,15 @@ export class SocketTransport implements Transport {
     const conn = this.#conn;
     while (true) {
       if (this.#paused) {
-        this.#resume = Promise.withResolvers<void>();
-        await this.#resume.promise;
-        this.#resume = null;
+        await this.#waitForResume();
         if (this.#closing) return;
       }
       let buf: Uint8Array;
-      const protocol = this.#protocol;
-      const buffered = this.#buffered;
+      const protocol = this.protocol;
+      const buffered = typeof protocol.getBuffer === "function";
       if (buffered) {
         try {
-          buf = this.#protocol.getBuffer!(-1);
-          checkBytes(buf, "getBuffer() result");
-          if (buf.length === 0) {
-            throw new RangeError("getBuffer() returned an empty buffer");
-          }
+          buf = getBufferFrom(protocol, -1);
         } catch (err) {
           this.#fatalError(toError(err), "Exception in getBuffer()");
           return;
@@ -187,33 +418,35 @@ export class SocketTransport implements Transport {
       if (this.#paused) {
         // A read was in flight when pauseReading() was called: hold its
         // result until resumeReading().
-        this.#resume = Promise.withResolvers<void>();
-        await this.#resume.promise;
-        this.#resume = null;
+        await this.#waitForResume();
         if (this.#closing) return;
       }
       if (n === null) {
-        this.#onEof();
+        const exc = this.handleEof();
+        if (exc) this.#fatalError(exc, "Exception in eofReceived()");
         return;
       }
-      if (this.#protocol !== protocol) {
+      if (!buffered) this.#slabOff += n;
+      if (this.protocol !== protocol) {
         // setProtocol() ran while the read was in flight: hand the bytes to
         // the new protocol in the form it takes.
-        if (!buffered) this.#slabOff += n;
-        if (!this.#deliverCopy(buf.subarray(0, n))) return;
+        try {
+          deliverData(this.protocol, buf.subarray(0, n), false);
+        } catch (err) {
+          this.#fatalError(toError(err), "Exception in a data callback");
+          return;
+        }
       } else if (buffered) {
         try {
-          this.#protocol.bufferUpdated!(n);
+          protocol.bufferUpdated!(n);
         } catch (err) {
           this.#fatalError(toError(err), "Exception in bufferUpdated()");
           return;
         }
       } else {
-        const data = buf.subarray(0, n);
-        this.#slabOff += n;
         if (n === this.#readSize && n < MAX_READ) this.#readSize *= 2;
         try {
-          this.#protocol.dataReceived!(data);
+          protocol.dataReceived!(buf.subarray(0, n));
         } catch (err) {
           this.#fatalError(toError(err), "Exception in dataReceived()");
           return;
@@ -223,27 +456,10 @@ export class SocketTransport implements Transport {
     }
   }
 
-  /** Delivers a copy of `data` to the current protocol; `false` if it threw. */
-  #deliverCopy(data: Uint8Array): boolean {
-    try {
-      deliverData(this.#protocol, data, false);
-      return true;
-    } catch (err) {
-      this.#fatalError(toError(err), "Exception in a data callback");
-      return false;
-    }
-  }
-
-  #onEof(): void {
-    this.#eof = true;
-    let keepOpen: unknown;
-    try {
-      keepOpen = this.#protocol.eofReceived?.();
-    } catch (err) {
-      this.#fatalError(toError(err), "Exception in eofReceived()");
-      return;
-    }
-    if (!keepOpen) this.close();
+  async #waitForResume(): Promise<void> {
+    this.#resume = Promise.withResolvers<void>();
+    await this.#resume.promise;
+    this.#resume = null;
   }
 
   /** Stops delivering data until {@linkcode resumeReading}. */
@@ -261,50 +477,13 @@ export class SocketTransport implements Transport {
 
   /** Whether data is being delivered. */
   isReading(): boolean {
-    return !this.#paused && !this.#closing && !this.#eof;
+    return !this.#paused && !this.#closing && !this.eofReceived;
   }
 
   // ---- Writing -----------------------------------------------------------
 
-  /** Queues a copy of `data` for sending. */
-  write(data: Uint8Array): void {
-    checkBytes(data, "data");
-    if (this.#canQueue("write") && data.length > 0) {
-      this.#enqueue([data], data.length);
-    }
-  }
-
-  /** Queues the concatenation of `list` for sending. */
-  writelines(list: Iterable<Uint8Array>): void {
-    const [parts, total] = checkByteList(list);
-    if (!this.#canQueue("writelines") || total === 0) return;
-    this.#enqueue(parts, total);
-  }
-
-  /** The checks `write` and `writelines` share; false when the data is to be dropped. */
-  #canQueue(what: string): boolean {
-    if (this.#writeEof) {
-      throw new Error(
-        `Cannot ${what} to transport: writeEof() was already called`,
-      );
-    }
-    if (this.#closing) {
-      if (++this.#lostWrites > LOST_WRITES_WARN) {
-        logger.warning(
-          "Dropped {count} writes to a closed transport (peer {peer})",
-          {
-            count: this.#lostWrites,
-            peer: this.#peer(),
-          },
-        );
-      }
-      return false;
-    }
-    return true;
-  }
-
   /** Copies `parts` (`total` bytes) into write buffers and starts the writer. */
-  #enqueue(parts: readonly Uint8Array[], total: number): void {
+  protected send(parts: readonly Uint8Array[], total: number): void {
     let left = total;
     for (const part of parts) {
       let off = 0;
@@ -383,12 +562,17 @@ export class SocketTransport implements Transport {
     if (this.#closing) {
       this.#lost = true;
       queueMicrotask(() => this.#callConnectionLost(null));
-    } else if (this.#writeEof) {
-      this.#shutdownWrite();
+    } else if (this.eofWritten) {
+      this.#closeWrite();
     }
   }
 
-  #shutdownWrite(): void {
+  /** Sends EOF now, or after the write loop has flushed the buffer. */
+  protected shutdownWrite(): void {
+    if (!this.#writing) this.#closeWrite();
+  }
+
+  #closeWrite(): void {
     this.#conn.closeWrite().catch((err: unknown) => {
       if (!this.#lost) {
         this.#fatalError(toError(err), "Fatal error on writeEof()");
@@ -400,7 +584,7 @@ export class SocketTransport implements Transport {
     if (this.#protocolPaused || this.#bufferSize <= this.#high) return;
     this.#protocolPaused = true;
     try {
-      this.#protocol.pauseWriting();
+      this.protocol.pauseWriting();
     } catch (err) {
       this.#fatalError(toError(err), "Exception in pauseWriting()");
     }
@@ -409,27 +593,10 @@ export class SocketTransport implements Transport {
   #resumeProtocol(): void {
     this.#protocolPaused = false;
     try {
-      this.#protocol.resumeWriting();
+      this.protocol.resumeWriting();
     } catch (err) {
       this.#fatalError(toError(err), "Exception in resumeWriting()");
     }
-  }
-
-  /** Half-closes once the buffer is flushed. */
-  writeEof(): void {
-    if (this.#tls) {
-      throw new Error(
-        "Cannot writeEof(): a TLS transport cannot half-close (canWriteEof() is false)",
-      );
-    }
-    if (this.#closing || this.#writeEof) return;
-    this.#writeEof = true;
-    if (!this.#writing) this.#shutdownWrite();
-  }
-
-  /** Whether `writeEof()` is supported (not on TLS). */
-  canWriteEof(): boolean {
-    return this.#tls === undefined;
   }
 
   /** Bytes not yet accepted by the operating system. */
@@ -465,7 +632,7 @@ export class SocketTransport implements Transport {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#wakeReader();
+    this.#resume?.resolve();
     if (!this.#writing && this.#bufferSize === 0) {
       this.#lost = true;
       queueMicrotask(() => this.#callConnectionLost(null));
@@ -478,23 +645,7 @@ export class SocketTransport implements Transport {
   }
 
   #fatalError(exc: Error, message: string): void {
-    if (this.#lost) {
-      logCallbackError(exc, message);
-      return;
-    }
-    if (isConnectionError(exc)) {
-      logger.debug("{message} (peer {peer}): {error}", {
-        message,
-        peer: this.#peer(),
-        error: exc,
-      });
-    } else {
-      logger.error("{message} (peer {peer}): {error}", {
-        message,
-        peer: this.#peer(),
-        error: exc,
-      });
-    }
+    this.reportError(exc, message, this.#lost ? "lost" : "open");
     this.#forceClose(exc);
   }
 
@@ -503,7 +654,7 @@ export class SocketTransport implements Transport {
     this.#lost = true;
     this.#closing = true;
     this.#dropBuffer();
-    this.#wakeReader();
+    this.#resume?.resolve();
     // Close now so that a pending read or write ends at once.
     this.#closeConn();
     queueMicrotask(() => this.#callConnectionLost(exc));
@@ -511,74 +662,70 @@ export class SocketTransport implements Transport {
 
   #callConnectionLost(exc: Error | null): void {
     try {
-      this.#protocol.connectionLost(exc);
-    } catch (err) {
-      logger.error("Exception in connectionLost(): {error}", { error: err });
+      this.callConnectionLost(exc);
     } finally {
       this.#closeConn();
       this.#owner?.detach(this);
     }
   }
 
-  #wakeReader(): void {
-    this.#resume?.resolve();
-  }
-
   #closeConn(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch (err) {
-      if (!(err instanceof Deno.errors.BadResource)) throw err;
-    }
+    closeQuietly(this.#conn);
   }
 
   // ---- Information -------------------------------------------------------
 
-  /** Connection details by name. */
-  getExtraInfo(name: string, defaultValue?: unknown): unknown {
+  protected state(): string {
+    return this.#lost ? "closed" : this.#closing ? "closing" : "open";
+  }
+
+  protected socketInfo(name: string, defaultValue: unknown): unknown {
     switch (name) {
       case "peername":
-        return this.#peer();
+        return withTransport(this.#conn.remoteAddr);
       case "sockname":
         return withTransport(this.#conn.localAddr);
       case "socket":
         return this.#conn;
-      case "alpnProtocol":
-        return this.#tls ? this.#tls.alpnProtocol : defaultValue;
       default:
         return defaultValue;
     }
   }
+}
 
-  #peer(): Deno.Addr {
-    return withTransport(this.#conn.remoteAddr);
+/**
+ * Makes a connection's protocol with `protocolFactory`, checking what it
+ * returns; closes `conn` if that fails.
+ */
+export function makeProtocol<P extends BaseProtocol>(
+  protocolFactory: () => P,
+  conn: Deno.Conn,
+): P {
+  try {
+    const protocol = protocolFactory();
+    checkFactoryResult(protocol);
+    return protocol;
+  } catch (err) {
+    closeQuietly(conn);
+    throw err;
   }
+}
 
-  /** The protocol the transport calls. */
-  getProtocol(): BaseProtocol {
-    return this.#protocol;
-  }
+/** Whether `transport` speaks TLS (one of ours with a TLS session). */
+export function isTls(transport: Transport): boolean {
+  return transport instanceof BaseTransport && transport.tls !== null;
+}
 
-  /** Replaces the protocol. */
-  setProtocol(protocol: BaseProtocol): void {
-    checkProtocolObject(protocol, "protocol");
-    this.#protocol = protocol as AnyProtocol;
-    this.#buffered = typeof this.#protocol.getBuffer === "function";
+/** Calls `getBuffer(sizehint)` and checks what it returns. */
+function getBufferFrom(protocol: AnyProtocol, sizehint: number): Uint8Array {
+  const buf = protocol.getBuffer!(sizehint);
+  checkBytes(buf, "getBuffer() result");
+  if (buf.length === 0) {
+    throw new RangeError("getBuffer() returned an empty buffer");
   }
-
-  /** Shows the state that matters. */
-  [Symbol.for("Deno.customInspect")](): string {
-    const state = this.#lost ? "closed" : this.#closing ? "closing" : "open";
-    const parts = [state, `peer=${formatAddr(this.#peer())}`];
-    if (this.#paused) parts.push("reading paused");
-    if (this.#eof) parts.push("eof received");
-    if (this.#writeEof) parts.push("eof written");
-    parts.push(`buffered=${this.#bufferSize}`);
-    if (this.#tls) parts.push("tls");
-    return `Transport { ${parts.join(", ")} }`;
-  }
+  return buf;
 }
 
 /**
@@ -598,15 +745,20 @@ export function deliverData(
   }
   let off = 0;
   while (off < data.length) {
-    const buf = p.getBuffer(data.length - off);
-    checkBytes(buf, "getBuffer() result");
-    if (buf.length === 0) {
-      throw new RangeError("getBuffer() returned an empty buffer");
-    }
+    const buf = getBufferFrom(p, data.length - off);
     const m = Math.min(buf.length, data.length - off);
     buf.set(data.subarray(off, off + m));
     off += m;
     p.bufferUpdated!(m);
+  }
+}
+
+/** Closes a connection or listener, ignoring one that is already closed. */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
   }
 }
 

@@ -26,36 +26,33 @@
  *
  * @module
  */
-import type { StreamReader } from "./_reader.ts";
+import type {
+  ConnectOptions,
+  ServerOptions,
+  StreamOptions,
+} from "./_contract.ts";
+import type { Server } from "./_server.ts";
 import {
-  streamClientFactory,
-  type StreamOptions,
-  streamPair,
-  streamServerFactory,
+  openStreams,
+  startStreams,
   type StreamWriter,
-} from "./_streams.ts";
-import { checkOptions } from "./_validate.ts";
-import {
-  type ConnectOptions,
-  createConnection,
-  createServer,
-  type Server,
-  type ServerOptions,
-} from "./protocol.ts";
+} from "./_stream_adapter.ts";
+import type { StreamReader } from "./_stream_reader.ts";
+import { createConnection, createServer } from "./protocol.ts";
 
+export type {
+  ReadOptions,
+  StreamOptions,
+  StreamReaderOptions,
+  WaitOptions,
+} from "./_contract.ts";
+export { StreamWriter } from "./_stream_adapter.ts";
 export {
   IncompleteReadError,
   LimitOverrunError,
-  type ReadOptions,
   type Separator,
   StreamReader,
-  type StreamReaderOptions,
-} from "./_reader.ts";
-export {
-  type StreamOptions,
-  StreamWriter,
-  type WaitOptions,
-} from "./_streams.ts";
+} from "./_stream_reader.ts";
 
 /**
  * Opens a TCP connection and returns its reader and writer: asyncio's
@@ -92,9 +89,9 @@ export async function openConnection(
   port: number,
   options?: StreamOptions & ConnectOptions,
 ): Promise<[StreamReader, StreamWriter]> {
-  const opts = checkOptions(options);
-  return streamPair(
-    await createConnection(streamClientFactory(opts), host, port, opts),
+  return await openStreams(
+    (factory) => createConnection(factory, host, port, options),
+    options,
   );
 }
 
@@ -141,11 +138,9 @@ export async function startServer(
   port?: number,
   options?: StreamOptions & ServerOptions,
 ): Promise<Server> {
-  const opts = checkOptions(options);
-  return await createServer(
-    streamServerFactory(clientConnected, opts),
-    host,
-    port,
-    opts,
+  return await startStreams(
+    clientConnected,
+    (factory) => createServer(factory, host, port, options),
+    options,
   );
 }

@@ -24,151 +24,29 @@
  *
  * @module
  */
-import { openTransport } from "./_connect.ts";
-import type { StreamReader } from "./_reader.ts";
-import { serve } from "./_server.ts";
-import {
-  streamClientFactory,
-  type StreamOptions,
-  streamPair,
-  streamServerFactory,
-  type StreamWriter,
-} from "./_streams.ts";
 import {
   checkFunction,
-  checkOptions,
-  checkServerOptions,
-  checkSignal,
-  checkString,
-} from "./_validate.ts";
-import type { BaseProtocol, Server, Transport } from "./protocol.ts";
+  checkSocketPath,
+  checkUnixConnectOptions,
+  checkUnixServerOptions,
+} from "./_checks.ts";
+import type {
+  BaseProtocol,
+  StreamOptions,
+  Transport,
+  UnixConnectOptions,
+  UnixServerOptions,
+} from "./_contract.ts";
+import { connectUnix } from "./_dial.ts";
+import { listenUnix, type Server } from "./_server.ts";
+import {
+  openStreams,
+  startStreams,
+  type StreamWriter,
+} from "./_stream_adapter.ts";
+import type { StreamReader } from "./_stream_reader.ts";
 
-/** The longest Unix socket path Linux takes, in bytes (`sun_path` less its NUL). */
-const MAX_PATH_BYTES = 107;
-
-/** Options of {@linkcode createUnixServer}. */
-export interface UnixServerOptions {
-  /**
-   * The listen queue length. Deno does not expose it for Unix sockets, so it
-   * is checked but not applied (the system default is used).
-   *
-   * @default {undefined}
-   */
-  backlog?: number;
-  /**
-   * Start accepting at once. With `false`, call `startServing()` or
-   * `serveForever()` later.
-   *
-   * @default {true}
-   */
-  startServing?: boolean;
-  /**
-   * Closes the server when aborted, as `server.close()`.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-}
-
-/** Options of {@linkcode createUnixConnection}. */
-export interface UnixConnectOptions {
-  /**
-   * Aborts a pending connect: the promise rejects with `signal.reason`.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-}
-
-/** Throws unless `path` is a string short enough for a Unix socket. */
-function checkPath(path: unknown): asserts path is string {
-  checkString(path, "path");
-  if (path.length === 0) throw new RangeError("path must not be empty");
-  const bytes = new TextEncoder().encode(path).length;
-  if (bytes > MAX_PATH_BYTES) {
-    throw new RangeError(
-      `path is ${bytes} bytes long, over the ${MAX_PATH_BYTES}-byte limit of Unix socket paths: ${path}`,
-    );
-  }
-}
-
-/** Whether something accepts connections at the socket file `path`. */
-async function isLive(path: string): Promise<boolean> {
-  try {
-    (await Deno.connect({ transport: "unix", path })).close();
-    return true;
-  } catch (err) {
-    if (
-      err instanceof Deno.errors.ConnectionRefused ||
-      err instanceof Deno.errors.NotFound
-    ) return false;
-    throw err;
-  }
-}
-
-/**
- * Makes `path` free to bind: removes a stale socket file, refuses a live one
- * or anything that is not a socket.
- */
-async function clearPath(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  if (!info.isSocket) {
-    throw new Deno.errors.AlreadyExists(
-      `Cannot listen on ${path}: the path exists and is not a socket`,
-    );
-  }
-  if (await isLive(path)) {
-    throw new Deno.errors.AddrInUse(
-      `Cannot listen on ${path}: a server is accepting connections there`,
-    );
-  }
-  await Deno.remove(path);
-}
-
-/** Binds `path` and serves it; the socket file goes when the server closes. */
-async function listenUnix(
-  protocolFactory: () => BaseProtocol,
-  path: string,
-  opts: UnixServerOptions,
-): Promise<Server> {
-  opts.signal?.throwIfAborted();
-  await clearPath(path);
-  const listener = Deno.listen({ transport: "unix", path });
-  let ino: number | null;
-  try {
-    ino = Deno.lstatSync(path).ino;
-  } catch (err) {
-    listener.close();
-    throw err;
-  }
-  // Remove the file only if it is still the one this server bound (Deno
-  // usually has removed it already when the listener closed).
-  const cleanup = () => {
-    try {
-      if (Deno.lstatSync(path).ino === ino) Deno.removeSync(path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  };
-  return serve([listener], protocolFactory, opts, cleanup);
-}
-
-/** Checks the server options of the Unix functions. */
-function checkUnixServerOptions<T extends UnixServerOptions>(
-  options: T | undefined,
-): T {
-  const opts = checkServerOptions(options);
-  if ("tls" in opts && opts.tls !== undefined) {
-    throw new TypeError("options.tls is not supported on Unix sockets");
-  }
-  return opts;
-}
+export type { UnixConnectOptions, UnixServerOptions } from "./_contract.ts";
 
 /**
  * Starts a server on a Unix socket path, running a protocol per connection:
@@ -218,9 +96,12 @@ export async function createUnixServer(
   options?: UnixServerOptions,
 ): Promise<Server> {
   checkFunction(protocolFactory, "protocolFactory");
-  checkPath(path);
-  const opts = checkUnixServerOptions(options);
-  return await listenUnix(protocolFactory, path, opts);
+  checkSocketPath(path);
+  return await listenUnix(
+    protocolFactory,
+    path,
+    checkUnixServerOptions(options),
+  );
 }
 
 /**
@@ -255,14 +136,9 @@ export async function createUnixConnection<P extends BaseProtocol>(
   options?: UnixConnectOptions,
 ): Promise<[Transport, P]> {
   checkFunction(protocolFactory, "protocolFactory");
-  checkPath(path);
-  const opts = checkOptions(options);
-  checkSignal(opts.signal);
-  return await openTransport(
-    protocolFactory,
-    async () => ({ conn: await Deno.connect({ transport: "unix", path }) }),
-    opts.signal,
-  );
+  checkSocketPath(path);
+  const opts = checkUnixConnectOptions(options);
+  return await connectUnix(protocolFactory, path, opts.signal);
 }
 
 /**
@@ -302,10 +178,11 @@ export async function startUnixServer(
   path: string,
   options?: StreamOptions & UnixServerOptions,
 ): Promise<Server> {
-  const opts = checkUnixServerOptions(options);
-  const factory = streamServerFactory(clientConnected, opts);
-  checkPath(path);
-  return await listenUnix(factory, path, opts);
+  return await startStreams(
+    clientConnected,
+    (factory) => createUnixServer(factory, path, options),
+    options,
+  );
 }
 
 /**
@@ -340,8 +217,8 @@ export async function openUnixConnection(
   path: string,
   options?: StreamOptions & UnixConnectOptions,
 ): Promise<[StreamReader, StreamWriter]> {
-  const opts = checkOptions(options);
-  return streamPair(
-    await createUnixConnection(streamClientFactory(opts), path, opts),
+  return await openStreams(
+    (factory) => createUnixConnection(factory, path, options),
+    options,
   );
 }

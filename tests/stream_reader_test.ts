@@ -13,7 +13,7 @@ import {
   LimitOverrunError,
   StreamReader,
 } from "../mod.ts";
-import { setReaderTransport } from "../_reader.ts";
+import { setReaderTransport } from "../_stream_reader.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -12,10 +12,12 @@
 import {
   checkBytes,
   checkInteger,
-  checkOptions,
-  checkSignal,
+  checkStreamOptions,
+  checkWaitOptions,
   describe,
-} from "./_validate.ts";
+} from "./_checks.ts";
+import type { ReadOptions, StreamReaderOptions } from "./_contract.ts";
+import { abortable } from "./_signal.ts";
 
 /** The default buffer limit: 64 KiB, as asyncio's. */
 const DEFAULT_LIMIT = 64 * 1024;
@@ -104,7 +106,10 @@ export interface ReaderTransport {
   resumeReading(): void;
 }
 
-/** Sets (or clears) the transport a reader pauses and resumes (internal). */
+/**
+ * Sets (or clears) the transport a reader pauses and resumes (internal; the
+ * idiom is explained at `makeServer` in `_server.ts`).
+ */
 export let setReaderTransport: (
   reader: StreamReader,
   transport: ReaderTransport | null,
@@ -112,27 +117,6 @@ export let setReaderTransport: (
 
 /** How many unread bytes a reader holds (internal). */
 export let bufferedBytes: (reader: StreamReader) => number;
-
-/** Options of {@linkcode StreamReader}. */
-export interface StreamReaderOptions {
-  /**
-   * The buffer limit in bytes.
-   *
-   * @default {65536}
-   */
-  limit?: number;
-}
-
-/** Options of a read that can be cancelled. */
-export interface ReadOptions {
-  /**
-   * Aborts the wait: the call rejects with `signal.reason` and the buffered
-   * bytes stay readable.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-}
 
 /** A separator: bytes, or a string encoded as UTF-8. */
 export type Separator = Uint8Array | string;
@@ -188,9 +172,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * @throws {RangeError} If `limit` is not a positive integer.
    */
   constructor(options?: StreamReaderOptions) {
-    const limit = checkOptions(options).limit ?? DEFAULT_LIMIT;
-    checkInteger(limit, "limit", 1);
-    this.#limit = limit;
+    this.#limit = checkStreamOptions(options).limit ?? DEFAULT_LIMIT;
   }
 
   /**
@@ -287,7 +269,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   async read(n = -1, options?: ReadOptions): Promise<Uint8Array> {
     checkInteger(n, "n", -1);
-    const signal = signalOf(options);
+    const signal = checkWaitOptions(options);
     this.#throwIfFailed();
     if (n === 0) return EMPTY;
     if (n < 0) {
@@ -373,7 +355,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   async readexactly(n: number, options?: ReadOptions): Promise<Uint8Array> {
     checkInteger(n, "n", 0);
-    const signal = signalOf(options);
+    const signal = checkWaitOptions(options);
     this.#throwIfFailed();
     if (n === 0) return EMPTY;
     while (this.#size < n) {
@@ -418,7 +400,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     options?: ReadOptions,
   ): Promise<Uint8Array> {
     const seps = toSeparators(separator);
-    const signal = signalOf(options);
+    const signal = checkWaitOptions(options);
     this.#throwIfFailed();
     let minLen = Infinity;
     let maxLen = 0;
@@ -502,7 +484,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   /** Waits for `feedData`, `feedEof` or `setException`. */
-  async #waitForData(
+  #waitForData(
     what: string,
     signal: AbortSignal | undefined,
   ): Promise<void> {
@@ -519,17 +501,12 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     }
     const waiter = Promise.withResolvers<void>();
     this.#waiter = waiter;
-    if (!signal) return waiter.promise;
-    const onAbort = () => {
-      if (this.#waiter === waiter) this.#waiter = null;
-      waiter.reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await waiter.promise;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+    // An aborted wait clears the waiter at once: an immediate retry works.
+    return abortable(waiter.promise, signal, {
+      onAbort: () => {
+        if (this.#waiter === waiter) this.#waiter = null;
+      },
+    });
   }
 
   #maybeResume(): void {
@@ -658,11 +635,4 @@ function toSeparators(separator: Separator | Separator[]): Uint8Array[] {
     if (bytes.length === 0) throw new RangeError(`${name} must not be empty`);
     return bytes;
   });
-}
-
-/** Checks a read's options and returns its signal. */
-function signalOf(options: ReadOptions | undefined): AbortSignal | undefined {
-  const signal = checkOptions(options).signal;
-  checkSignal(signal);
-  return signal;
 }

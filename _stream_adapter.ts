@@ -1,45 +1,164 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
- * The streams machinery behind `streams.ts` and `unix.ts`: `StreamWriter`
- * and the factories that wire a reader, the adapter protocol and a writer
- * to a transport.
+ * The streams adapter, kept together as CPython's `streams.py` keeps it:
+ * the adapter protocol that feeds a `StreamReader` from a transport
+ * (asyncio's `StreamReaderProtocol`), the `StreamWriter` over the same
+ * transport, and `openStreams`/`startStreams`, which wire the three for
+ * `openConnection`, `startServer` and their Unix twins.
  *
  * @module
  */
-import { abortable } from "./_connect.ts";
-import { bufferedBytes, StreamReader } from "./_reader.ts";
-import { StreamAdapter } from "./_stream_protocol.ts";
+import {
+  checkFunction,
+  checkStreamOptions,
+  checkWaitOptions,
+} from "./_checks.ts";
+import {
+  Protocol,
+  type StartTlsOptions,
+  type StreamOptions,
+  type Transport,
+  type WaitOptions,
+} from "./_contract.ts";
+import { logger } from "./_log.ts";
+import { abortable } from "./_signal.ts";
+import {
+  bufferedBytes,
+  setReaderTransport,
+  StreamReader,
+} from "./_stream_reader.ts";
+import { startTlsOn } from "./_tls.ts";
 import { formatAddr } from "./_transport.ts";
-import { checkFunction, checkOptions, checkSignal } from "./_validate.ts";
-import { startTlsOn } from "./_tls_layer.ts";
-import type { StartTlsOptions, Transport } from "./protocol.ts";
 
-/** Options of the streams API. */
-export interface StreamOptions {
-  /**
-   * The reader's buffer limit in bytes: `readline`/`readuntil` fail beyond
-   * it, and the transport stops reading while the reader holds more than
-   * twice this much.
-   *
-   * @default {65536}
-   */
-  limit?: number;
+/**
+ * The adapter protocol between a transport and the streams API (asyncio's
+ * `StreamReaderProtocol`): it feeds a `StreamReader`, keeps the drain
+ * waiters, and on a server's side runs the client callback.
+ */
+class StreamReaderProtocol extends Protocol {
+  readonly reader: StreamReader;
+  #transport: Transport | null = null;
+  #clientConnected: ClientConnected | undefined;
+  #writingPaused = false;
+  #drainWaiters: PromiseWithResolvers<void>[] = [];
+  #lost = false;
+  #closed = Promise.withResolvers<void>();
+
+  constructor(reader: StreamReader, clientConnected?: ClientConnected) {
+    super();
+    this.reader = reader;
+    this.#clientConnected = clientConnected;
+    // Nobody may await waitClosed(); its rejection must not go unhandled.
+    this.#closed.promise.catch(() => {});
+  }
+
+  /** Resolves when the connection is lost (rejects with its error). */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** Whether this is the server's side (it runs a client callback). */
+  get serverSide(): boolean {
+    return this.#clientConnected !== undefined;
+  }
+
+  /** Talks to `transport` from now on (after `startTls`). */
+  replaceTransport(transport: Transport): void {
+    if (this.#lost) return;
+    this.#transport = transport;
+    setReaderTransport(this.reader, transport);
+  }
+
+  /** Whether `connectionLost` has run. */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  override connectionMade(transport: Transport): void {
+    this.#transport = transport;
+    setReaderTransport(this.reader, transport);
+    if (!this.#clientConnected) return;
+    const writer = makeWriter(transport, this);
+    let result: void | Promise<void>;
+    try {
+      result = this.#clientConnected(this.reader, writer);
+    } catch (err) {
+      this.#clientFailed(err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(undefined, (err: unknown) => this.#clientFailed(err));
+    }
+  }
+
+  #clientFailed(err: unknown): void {
+    logger.error(
+      "Unhandled exception in the client callback of startServer(): {error}",
+      { error: err },
+    );
+    this.#transport?.close();
+  }
+
+  override dataReceived(data: Uint8Array): void {
+    this.reader.feedData(data);
+  }
+
+  override eofReceived(): boolean {
+    this.reader.feedEof();
+    // Keep the write side open (half-close), except on TLS, which cannot.
+    return this.#transport?.canWriteEof() ?? false;
+  }
+
+  override connectionLost(exc: Error | null): void {
+    this.#lost = true;
+    if (exc === null) this.reader.feedEof();
+    else this.reader.setException(exc);
+    setReaderTransport(this.reader, null);
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) {
+      if (exc === null) waiter.resolve();
+      else waiter.reject(exc);
+    }
+    if (exc === null) this.#closed.resolve();
+    else this.#closed.reject(exc);
+    this.#transport = null;
+  }
+
+  override pauseWriting(): void {
+    this.#writingPaused = true;
+  }
+
+  override resumeWriting(): void {
+    this.#writingPaused = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  /** Waits while writing is paused; throws once the connection is lost. */
+  drainHelper(): Promise<void> {
+    if (this.#lost) {
+      return Promise.reject(
+        new Deno.errors.ConnectionReset(
+          "Cannot drain: the connection was lost",
+        ),
+      );
+    }
+    if (!this.#writingPaused) return Promise.resolve();
+    const waiter = Promise.withResolvers<void>();
+    this.#drainWaiters.push(waiter);
+    return waiter.promise;
+  }
 }
 
-/** Options of a wait that can be cancelled. */
-export interface WaitOptions {
-  /**
-   * Aborts the wait: the call rejects with `signal.reason`.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-}
-
+/**
+ * Makes a `StreamWriter`, whose constructor is private (the idiom is
+ * explained at `makeServer` in `_server.ts`).
+ */
 let makeWriter: (
   transport: Transport,
-  protocol: StreamAdapter<StreamWriter>,
-  reader: StreamReader,
+  protocol: StreamReaderProtocol,
 ) => StreamWriter;
 
 /**
@@ -72,22 +191,17 @@ let makeWriter: (
  */
 export class StreamWriter implements AsyncDisposable {
   #transport: Transport;
-  #protocol: StreamAdapter<StreamWriter>;
+  #protocol: StreamReaderProtocol;
   #reader: StreamReader;
 
   static {
-    makeWriter = (transport, protocol, reader) =>
-      new StreamWriter(transport, protocol, reader);
+    makeWriter = (transport, protocol) => new StreamWriter(transport, protocol);
   }
 
-  private constructor(
-    transport: Transport,
-    protocol: StreamAdapter<StreamWriter>,
-    reader: StreamReader,
-  ) {
+  private constructor(transport: Transport, protocol: StreamReaderProtocol) {
     this.#transport = transport;
     this.#protocol = protocol;
-    this.#reader = reader;
+    this.#reader = protocol.reader;
   }
 
   /** The transport underneath (a new one after {@linkcode startTls}). */
@@ -155,9 +269,7 @@ export class StreamWriter implements AsyncDisposable {
    */
   waitClosed(options?: WaitOptions): Promise<void> {
     try {
-      const opts = checkOptions(options);
-      checkSignal(opts.signal);
-      return withSignal(this.#protocol.closed, opts.signal);
+      return abortable(this.#protocol.closed, checkWaitOptions(options));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -288,49 +400,50 @@ export class StreamWriter implements AsyncDisposable {
   }
 }
 
-/** Waits for `promise`, or rejects with `signal.reason` first. */
-function withSignal(
-  promise: Promise<void>,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  return abortable(promise, signal);
+/** What `startServer` calls for each client. */
+type ClientConnected = (
+  reader: StreamReader,
+  writer: StreamWriter,
+) => void | Promise<void>;
+
+/** Makes a reader with the `limit` of checked stream options. */
+function newReader(options: StreamOptions): StreamReader {
+  return new StreamReader(
+    options.limit === undefined ? {} : { limit: options.limit },
+  );
 }
 
-/** Checks `options.limit` by making the reader it configures. */
-function readerFactory(options: StreamOptions): () => StreamReader {
-  const limit = options.limit;
-  new StreamReader(limit === undefined ? {} : { limit }); // throws for a bad limit, before any I/O
-  return () => new StreamReader(limit === undefined ? {} : { limit });
+/**
+ * Opens a stream connection: checks the stream options, connects with
+ * `connect` (which checks the rest) and returns the reader and writer. The
+ * body of `openConnection` and `openUnixConnection`.
+ */
+export async function openStreams(
+  connect: (
+    factory: () => StreamReaderProtocol,
+  ) => Promise<[Transport, StreamReaderProtocol]>,
+  options: StreamOptions | undefined,
+): Promise<[StreamReader, StreamWriter]> {
+  const opts = checkStreamOptions(options);
+  const [transport, protocol] = await connect(() =>
+    new StreamReaderProtocol(newReader(opts))
+  );
+  return [protocol.reader, makeWriter(transport, protocol)];
 }
 
-/** Makes the protocol factory of a stream server. */
-export function streamServerFactory(
-  clientConnected: (
-    reader: StreamReader,
-    writer: StreamWriter,
-  ) => void | Promise<void>,
-  options: StreamOptions,
-): () => StreamAdapter<StreamWriter> {
+/**
+ * Starts a stream server: checks `clientConnected` and the stream options,
+ * then listens with `listen` (which checks the rest). The body of
+ * `startServer` and `startUnixServer`.
+ */
+export async function startStreams<S>(
+  clientConnected: ClientConnected,
+  listen: (factory: () => StreamReaderProtocol) => Promise<S>,
+  options: StreamOptions | undefined,
+): Promise<S> {
   checkFunction(clientConnected, "clientConnected");
-  const newReader = readerFactory(checkOptions(options));
-  return () =>
-    new StreamAdapter(newReader(), {
-      callback: clientConnected,
-      makeWriter: (t, p) => makeWriter(t, p, p.reader),
-    });
-}
-
-/** Makes the protocol factory of a stream client. */
-export function streamClientFactory(
-  options: StreamOptions,
-): () => StreamAdapter<StreamWriter> {
-  const newReader = readerFactory(checkOptions(options));
-  return () => new StreamAdapter<StreamWriter>(newReader());
-}
-
-/** Wraps a connected adapter in a reader and writer. */
-export function streamPair(
-  [transport, protocol]: [Transport, StreamAdapter<StreamWriter>],
-): [StreamReader, StreamWriter] {
-  return [protocol.reader, makeWriter(transport, protocol, protocol.reader)];
+  const opts = checkStreamOptions(options);
+  return await listen(() =>
+    new StreamReaderProtocol(newReader(opts), clientConnected)
+  );
 }

@@ -1,0 +1,190 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/**
+ * Binding: turns a server's address into listening sockets, TCP (plain or
+ * TLS) and Unix side by side. What comes out is a list of `Deno.Listener`s
+ * and what to do once they are closed; the `Server` takes it from there.
+ *
+ * @module
+ */
+import type { ServerOptions } from "./_contract.ts";
+import { listenTls } from "./_tls.ts";
+import { closeQuietly } from "./_transport.ts";
+
+/** Bound listeners, and the cleanup to run once they are closed. */
+export interface Bound {
+  listeners: Deno.Listener[];
+  /** Runs once after the listeners are closed (a Unix socket file's removal). */
+  onClose?: () => void;
+}
+
+// ---- TCP ---------------------------------------------------------------------
+
+/** The addresses "localhost" stands for. */
+const LOCALHOST = ["127.0.0.1", "::1"];
+
+/** Whether an error says the machine has no such address (no IPv6). */
+function isAddrNotAvailable(err: unknown): boolean {
+  return err instanceof Deno.errors.AddrNotAvailable ||
+    (err instanceof Error &&
+      /address not available|cannot assign requested address|address family not supported/i
+        .test(err.message));
+}
+
+/** Binds one TCP (or TLS) listener. */
+function bindOne(
+  hostname: string,
+  port: number,
+  opts: ServerOptions,
+): Deno.Listener {
+  const base: Deno.TcpListenOptions = {
+    hostname,
+    port,
+    ...(opts.reusePort !== undefined ? { reusePort: opts.reusePort } : {}),
+    ...(opts.backlog !== undefined ? { tcpBacklog: opts.backlog } : {}),
+  };
+  if (opts.tls) return listenTls(base, opts.tls);
+  return Deno.listen({ ...base, transport: "tcp" });
+}
+
+/**
+ * Binds every address `host` names on `port` (the same port for all, when
+ * `port` is 0), all or none.
+ */
+function bindAll(
+  host: string | string[] | undefined,
+  port: number,
+  opts: ServerOptions,
+): Deno.Listener[] {
+  if (host === undefined) {
+    // Every interface: one dual-stack listener, or IPv4 alone without IPv6.
+    try {
+      return [bindOne("::", port, opts)];
+    } catch (err) {
+      if (!isAddrNotAvailable(err)) throw err;
+      return [bindOne("0.0.0.0", port, opts)];
+    }
+  }
+  const names = [
+    ...new Set(
+      (Array.isArray(host) ? host : [host]).flatMap((h) =>
+        h === "localhost" ? LOCALHOST : [h]
+      ),
+    ),
+  ];
+  if (names.length === 0) {
+    throw new RangeError(
+      "host must name at least one address, got an empty list",
+    );
+  }
+  const listeners: Deno.Listener[] = [];
+  try {
+    let bound = port;
+    for (const name of names) {
+      let listener: Deno.Listener;
+      try {
+        listener = bindOne(name, bound, opts);
+      } catch (err) {
+        // "localhost" on a machine without IPv6: bind what there is.
+        if (name === "::1" && listeners.length > 0 && isAddrNotAvailable(err)) {
+          continue;
+        }
+        throw err;
+      }
+      listeners.push(listener);
+      bound = (listener.addr as Deno.NetAddr).port;
+    }
+  } catch (err) {
+    listeners.forEach(closeQuietly);
+    throw err;
+  }
+  return listeners;
+}
+
+/**
+ * Binds a TCP (or TLS) server's listeners: every address `host` names
+ * (`"localhost"` is 127.0.0.1 and ::1; none is every interface), all on one
+ * port, all or none.
+ */
+export function bindTcp(
+  host: string | string[] | undefined,
+  port: number,
+  opts: ServerOptions,
+): Bound {
+  // With port 0 and several addresses, the port picked by the first may be
+  // taken on another: try again with a fresh one.
+  for (let attempt = 0;; attempt++) {
+    try {
+      return { listeners: bindAll(host, port, opts) };
+    } catch (err) {
+      if (
+        port !== 0 || attempt >= 4 || !(err instanceof Deno.errors.AddrInUse)
+      ) throw err;
+    }
+  }
+}
+
+// ---- Unix --------------------------------------------------------------------
+
+/** Whether something accepts connections at the socket file `path`. */
+async function isLive(path: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    return true;
+  } catch (err) {
+    if (
+      err instanceof Deno.errors.ConnectionRefused ||
+      err instanceof Deno.errors.NotFound
+    ) return false;
+    throw err;
+  }
+}
+
+/**
+ * Makes `path` free to bind: removes a stale socket file, refuses a live one
+ * or anything that is not a socket.
+ */
+async function clearPath(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!info.isSocket) {
+    throw new Deno.errors.AlreadyExists(
+      `Cannot listen on ${path}: the path exists and is not a socket`,
+    );
+  }
+  if (await isLive(path)) {
+    throw new Deno.errors.AddrInUse(
+      `Cannot listen on ${path}: a server is accepting connections there`,
+    );
+  }
+  await Deno.remove(path);
+}
+
+/**
+ * Binds a Unix socket at `path`, replacing a stale socket file; the cleanup
+ * removes the file once the listener is closed, if it is still the one bound.
+ */
+export async function bindUnix(path: string): Promise<Bound> {
+  await clearPath(path);
+  const listener = Deno.listen({ transport: "unix", path });
+  let ino: number | null;
+  try {
+    ino = Deno.lstatSync(path).ino;
+  } catch (err) {
+    listener.close();
+    throw err;
+  }
+  // Deno usually has removed the file already when the listener closed.
+  const onClose = () => {
+    try {
+      if (Deno.lstatSync(path).ino === ino) Deno.removeSync(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  };
+  return { listeners: [listener], onClose };
+}
