@@ -154,3 +154,83 @@ Deno.test("TLS: a plain client to a TLS server fails on its own connection only"
     assertEquals(server.isServing(), true);
   });
 });
+
+Deno.test("TLS: every entry point rejects the same bad TLS option with the same error, before connecting or binding", async () => {
+  await using server = await startServer(
+    async (reader, writer) => {
+      await reader.read();
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const port = portOf(server);
+  const bad = <T>(value: unknown) => value as T;
+  // The client's options: createConnection, openConnection and startTls.
+  const clientCases: [Record<string, unknown>, string][] = [
+    [{ caCerts: ca }, "caCerts"],
+    [{ caCerts: [ca, 7] }, "caCerts[1]"],
+    [{ alpnProtocols: "h2" }, "alpnProtocols"],
+    [{ alpnProtocols: ["h2", null] }, "alpnProtocols[1]"],
+    [{ serverHostname: 42 }, "serverHostname"],
+  ];
+  for (const [tls, option] of clientCases) {
+    await assertRejects(
+      () =>
+        createConnection(() => new Recorder(), "127.0.0.1", port, {
+          tls: bad(tls),
+        }),
+      TypeError,
+      `options.tls.${option}`,
+    );
+    await assertRejects(
+      () => openConnection("127.0.0.1", port, { tls: bad(tls) }),
+      TypeError,
+      `options.tls.${option}`,
+    );
+    const [, writer] = await openConnection("127.0.0.1", port);
+    await assertRejects(
+      () => writer.startTls(bad(tls)),
+      TypeError,
+      `options.${option}`,
+    );
+    assertEquals(writer.canWriteEof(), true); // still plain, still usable
+    writer.close();
+    await writer.waitClosed();
+  }
+  await assertRejects(
+    () =>
+      createConnection(() => new Recorder(), "127.0.0.1", port, {
+        tls: bad("yes"),
+      }),
+    TypeError,
+    "options.tls",
+  );
+  // The server's options: createServer, startServer and startTls's server side.
+  const serverCases: [Record<string, unknown>, string][] = [
+    [{ key }, "cert"],
+    [{ cert, key: 1 }, "key"],
+    [{ cert, key, alpnProtocols: "h2" }, "alpnProtocols"],
+    [{ cert, key, alpnProtocols: [1] }, "alpnProtocols[0]"],
+  ];
+  for (const [tls, option] of serverCases) {
+    await assertRejects(
+      () => createServer(() => new Echo(), "127.0.0.1", 0, { tls: bad(tls) }),
+      TypeError,
+      `options.tls.${option}`,
+    );
+    await assertRejects(
+      () => startServer(() => {}, "127.0.0.1", 0, { tls: bad(tls) }),
+      TypeError,
+      `options.tls.${option}`,
+    );
+    const [, writer] = await openConnection("127.0.0.1", port);
+    await assertRejects(
+      () => writer.startTls({ serverSide: true, ...bad<object>(tls) }),
+      TypeError,
+      `options.${option}`,
+    );
+    writer.close();
+    await writer.waitClosed();
+  }
+});
