@@ -10,11 +10,13 @@ import type { ServerOptions } from "./_contract.ts";
 import { listenTls } from "./_tls.ts";
 import { closeQuietly } from "./_transport.ts";
 
-/** Bound listeners, and the cleanup to run once they are closed. */
+/** Bound listeners, and what to do around their closing. */
 export interface Bound {
   listeners: Deno.Listener[];
-  /** Runs once after the listeners are closed (a Unix socket file's removal). */
-  onClose?: () => void;
+  /** Runs when the server closes, just before its listeners are closed. */
+  beforeClose?: () => void;
+  /** Runs once the listeners are really closed (their accept loops ended). */
+  afterClose?: () => void;
 }
 
 // ---- TCP ---------------------------------------------------------------------
@@ -164,9 +166,25 @@ async function clearPath(path: string): Promise<void> {
   await Deno.remove(path);
 }
 
+/** Whether `path` still holds the file with inode `ino` (the one bound). */
+function holds(path: string, ino: number | null): boolean {
+  try {
+    return Deno.lstatSync(path).ino === ino;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
 /**
- * Binds a Unix socket at `path`, replacing a stale socket file; the cleanup
- * removes the file once the listener is closed, if it is still the one bound.
+ * Binds a Unix socket at `path`, replacing a stale socket file. The socket
+ * file goes when the listener is closed, but only if it is still the one
+ * bound.
+ *
+ * Deno itself unlinks the path when it drops the listener (a tick after
+ * `close()` when an accept was pending), whatever file is there by then. So
+ * a file that replaced ours is moved aside just before the listener closes
+ * and put back once it is gone.
  */
 export async function bindUnix(path: string): Promise<Bound> {
   await clearPath(path);
@@ -178,13 +196,25 @@ export async function bindUnix(path: string): Promise<Bound> {
     listener.close();
     throw err;
   }
-  // Deno usually has removed the file already when the listener closed.
-  const onClose = () => {
+  let aside: string | null = null;
+  const beforeClose = () => {
+    if (holds(path, ino)) return;
     try {
-      if (Deno.lstatSync(path).ino === ino) Deno.removeSync(path);
+      const spare = `${path}.aio-net-${crypto.randomUUID().slice(0, 8)}`;
+      Deno.renameSync(path, spare);
+      aside = spare;
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   };
-  return { listeners: [listener], onClose };
+  const afterClose = () => {
+    if (aside !== null) {
+      // Back where it was, unless something new took the path meanwhile.
+      Deno.linkSync(aside, path);
+      Deno.removeSync(aside);
+    } else if (holds(path, ino)) {
+      Deno.removeSync(path); // Deno did not remove it
+    }
+  };
+  return { listeners: [listener], beforeClose, afterClose };
 }

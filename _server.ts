@@ -51,8 +51,10 @@ const ACCEPT_RETRY_MS = 100;
  * `startServer` and their Unix twins, never directly.
  *
  * `close()` stops listening and leaves open connections alone;
- * `waitClosed()` resolves once the server is closed and every connection is
- * gone (asyncio 3.12 semantics). `await using` closes the server and waits.
+ * `waitClosed()` resolves once the server is closed, its listening sockets
+ * are released (a connect is refused, the address can be bound again) and
+ * every connection is gone (asyncio 3.12 semantics). `await using` closes
+ * the server and waits.
  *
  * @example Close a server that has a client
  * ```ts
@@ -76,11 +78,14 @@ export class Server implements AsyncDisposable {
   #noDelay: boolean;
   #tls: boolean;
   #signal: AbortSignal | undefined;
-  #onClose: (() => void) | undefined;
+  #beforeClose: (() => void) | undefined;
+  #afterClose: (() => void) | undefined;
   #transports = new Set<SocketTransport>();
   #handshaking = new Set<Deno.Conn>();
   #serving = false;
   #closed = false;
+  /** Accept loops still running: each holds its listener's socket open. */
+  #acceptLoops = 0;
   #waiters: PromiseWithResolvers<void>[] = [];
   #forever: PromiseWithResolvers<void> | null = null;
   #owner: TransportOwner = { detach: (t) => this.#detach(t) };
@@ -96,7 +101,8 @@ export class Server implements AsyncDisposable {
     this.#noDelay = init.noDelay;
     this.#tls = init.tls;
     this.#signal = init.signal;
-    this.#onClose = init.onClose;
+    this.#beforeClose = init.beforeClose;
+    this.#afterClose = init.afterClose;
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -123,7 +129,10 @@ export class Server implements AsyncDisposable {
     }
     if (!this.#serving) {
       this.#serving = true;
-      for (const listener of this.#listeners) void this.#acceptLoop(listener);
+      for (const listener of this.#listeners) {
+        this.#acceptLoops++;
+        void this.#acceptLoop(listener);
+      }
     }
     return Promise.resolve();
   }
@@ -160,17 +169,36 @@ export class Server implements AsyncDisposable {
     this.#closed = true;
     this.#serving = false;
     this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#cleanUp(this.#beforeClose);
     this.#listeners.forEach(closeQuietly);
     this.#listeners = [];
+    this.#forever?.resolve();
+    this.#maybeReleased();
+  }
+
+  /**
+   * Once every accept loop has ended, the listening sockets are really
+   * closed: Deno keeps a socket open while an `accept()` on it is pending,
+   * until that op is cancelled on a later tick. Then the Unix socket file
+   * is removed, and `waitClosed()` may resolve.
+   */
+  #maybeReleased(): void {
+    if (!this.#closed || this.#acceptLoops > 0) return;
+    const afterClose = this.#afterClose;
+    this.#afterClose = undefined;
+    this.#cleanUp(afterClose);
+    this.#maybeWake();
+  }
+
+  /** Runs a cleanup step of the listeners (Unix socket files), logging errors. */
+  #cleanUp(step: (() => void) | undefined): void {
     try {
-      this.#onClose?.();
+      step?.();
     } catch (err) {
       logger.error("Error cleaning up after server close: {error}", {
         error: err,
       });
     }
-    this.#forever?.resolve();
-    this.#maybeWake();
   }
 
   /** Closes every open connection, flushing each first. */
@@ -185,9 +213,13 @@ export class Server implements AsyncDisposable {
     this.#abortHandshakes();
   }
 
-  /** Resolves once the server is closed and every connection is gone. */
+  /**
+   * Resolves once the server is closed, its listening sockets are released
+   * (a connect is refused, and the address can be bound again at once), and
+   * every connection is gone.
+   */
   waitClosed(): Promise<void> {
-    if (this.#closed && this.#active() === 0) return Promise.resolve();
+    if (this.#isDone()) return Promise.resolve();
     const waiter = Promise.withResolvers<void>();
     this.#waiters.push(waiter);
     return waiter.promise;
@@ -214,8 +246,13 @@ export class Server implements AsyncDisposable {
     return this.#transports.size + this.#handshaking.size;
   }
 
+  /** Whether `waitClosed()` may resolve. */
+  #isDone(): boolean {
+    return this.#closed && this.#acceptLoops === 0 && this.#active() === 0;
+  }
+
   #maybeWake(): void {
-    if (!this.#closed || this.#active() > 0) return;
+    if (!this.#isDone()) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.resolve();
@@ -231,24 +268,33 @@ export class Server implements AsyncDisposable {
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
-    while (this.#serving) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (
-          this.#closed || err instanceof Deno.errors.BadResource ||
-          err instanceof Deno.errors.Interrupted
-        ) return;
-        logger.error("Error accepting a connection on {addr}: {error}", {
-          addr: formatAddr(listener.addr),
-          error: err,
-        });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
+    try {
+      while (this.#serving) {
+        let conn: Deno.Conn;
+        try {
+          conn = await listener.accept();
+        } catch (err) {
+          if (
+            this.#closed || err instanceof Deno.errors.BadResource ||
+            err instanceof Deno.errors.Interrupted
+          ) return;
+          logger.error("Error accepting a connection on {addr}: {error}", {
+            addr: formatAddr(listener.addr),
+            error: err,
+          });
+          await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+          continue;
+        }
+        if (this.#closed) {
+          closeQuietly(conn); // accepted as the server closed: too late
+          return;
+        }
+        if (this.#tls) void this.#acceptTls(conn as Deno.TlsConn);
+        else this.#accepted(conn, undefined);
       }
-      if (this.#tls) void this.#acceptTls(conn as Deno.TlsConn);
-      else this.#accepted(conn, undefined);
+    } finally {
+      this.#acceptLoops--;
+      this.#maybeReleased();
     }
   }
 

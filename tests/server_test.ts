@@ -1,0 +1,242 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+import { assertEquals, assertInstanceOf } from "@std/assert";
+import {
+  createConnection,
+  createServer,
+  createUnixConnection,
+  createUnixServer,
+  Protocol,
+  type Server,
+  startServer,
+  type StreamReader,
+  type StreamWriter,
+} from "../mod.ts";
+import {
+  Echo,
+  enc,
+  pathOf,
+  portOf,
+  Recorder,
+  socketPath,
+  streamsEcho,
+  tlsFiles,
+} from "./_helpers.ts";
+
+const { cert, key, ca } = tlsFiles;
+
+/** A kind of server whose address must be free again once it is closed. */
+interface Kind {
+  name: string;
+  start(address?: string | number): Promise<Server>;
+  /** Where the server listens: a port or a path. */
+  address(server: Server): string | number;
+  /** Echoes one message over a new connection, then closes it. */
+  echo(server: Server): Promise<void>;
+  /** Connects to `address` without any server: must be refused. */
+  refused(address: string | number): Promise<Error>;
+  /** Binds `address` with Deno directly, then closes the listener. */
+  rebind(address: string | number): void;
+}
+
+/** Server-side connections not yet gone (for the servers made here). */
+let serverSide = 0;
+let serverSideGone = Promise.withResolvers<void>();
+function track(): void {
+  serverSide++;
+}
+function untrack(): void {
+  if (--serverSide === 0) {
+    serverSideGone.resolve();
+    serverSideGone = Promise.withResolvers<void>();
+  }
+}
+
+/** An echo protocol that counts itself in `serverSide`. */
+class TrackedEcho extends Echo {
+  constructor() {
+    super();
+    track();
+  }
+  override connectionLost(): void {
+    untrack();
+  }
+}
+
+/** The streams echo, counted in `serverSide`. */
+async function trackedStreamsEcho(
+  reader: StreamReader,
+  writer: StreamWriter,
+): Promise<void> {
+  track();
+  try {
+    await streamsEcho(reader, writer);
+    await writer.waitClosed();
+  } finally {
+    untrack();
+  }
+}
+
+/**
+ * Echoes one message over a new connection and closes it, then waits until
+ * the server's side of it is gone too: the server then has no connection
+ * left, so that `waitClosed()` has nothing to wait for but its listeners.
+ */
+async function echoOver(
+  connect: () => Promise<
+    [{ write(d: Uint8Array): void; close(): void }, Recorder]
+  >,
+): Promise<void> {
+  const gone = serverSideGone.promise;
+  const [transport, client] = await connect();
+  transport.write(enc("ping"));
+  await client.receivedAtLeast(4);
+  transport.close();
+  await client.lost.promise;
+  await gone;
+}
+
+const tcpRefused = (port: string | number) =>
+  Deno.connect({ hostname: "127.0.0.1", port: port as number }).then(
+    (conn) => {
+      conn.close();
+      return new Error("connected");
+    },
+    (err: Error) => err,
+  );
+const tcpRebind = (port: string | number) =>
+  Deno.listen({ hostname: "127.0.0.1", port: port as number }).close();
+
+const kinds: Kind[] = [
+  {
+    name: "TCP",
+    start: (port) =>
+      createServer(() => new TrackedEcho(), "127.0.0.1", (port as number) ?? 0),
+    address: portOf,
+    echo: (server) =>
+      echoOver(() =>
+        createConnection(() => new Recorder(), "127.0.0.1", portOf(server))
+      ),
+    refused: tcpRefused,
+    rebind: tcpRebind,
+  },
+  {
+    name: "TLS",
+    start: (port) =>
+      startServer(trackedStreamsEcho, "127.0.0.1", (port as number) ?? 0, {
+        tls: { cert, key },
+      }),
+    address: portOf,
+    echo: (server) =>
+      echoOver(() =>
+        createConnection(() => new Recorder(), "localhost", portOf(server), {
+          tls: { caCerts: [ca] },
+        })
+      ),
+    refused: tcpRefused,
+    rebind: tcpRebind,
+  },
+  {
+    name: "Unix",
+    start: (path) =>
+      createUnixServer(
+        () => new TrackedEcho(),
+        (path as string) ?? socketPath(),
+      ),
+    address: pathOf,
+    echo: (server) =>
+      echoOver(() =>
+        createUnixConnection(() => new Recorder(), pathOf(server))
+      ),
+    refused: (path) =>
+      Deno.connect({ transport: "unix", path: path as string }).then(
+        (conn) => {
+          conn.close();
+          return new Error("connected");
+        },
+        (err: Error) => err,
+      ),
+    rebind: (path) =>
+      Deno.listen({ transport: "unix", path: path as string }).close(),
+  },
+];
+
+/**
+ * Checks, at once (no tick in between), that `address` can be bound again,
+ * or that a connect to it is refused.
+ */
+async function assertReleased(
+  kind: Kind,
+  address: string | number,
+  check: "rebind" | "refused",
+) {
+  if (check === "rebind") {
+    kind.rebind(address);
+    return;
+  }
+  const err = await kind.refused(address);
+  if (kind.name === "Unix") {
+    // The socket file is gone with the server.
+    assertInstanceOf(err, Deno.errors.NotFound);
+  } else {
+    assertInstanceOf(err, Deno.errors.ConnectionRefused);
+  }
+}
+
+const checks = ["rebind", "refused"] as const;
+
+for (const kind of kinds) {
+  for (const check of checks) {
+    Deno.test(
+      `${kind.name}: after close() and waitClosed() the address is ${
+        check === "rebind" ? "free to bind" : "refused"
+      } at once`,
+      async () => {
+        for (let round = 0; round < 5; round++) {
+          const server = await kind.start();
+          await kind.echo(server); // the accept loop is waiting again
+          const address = kind.address(server);
+          server.close();
+          await server.waitClosed();
+          await assertReleased(kind, address, check);
+        }
+      },
+    );
+
+    Deno.test(
+      `${kind.name}: when an await using block ends, the address is ${
+        check === "rebind" ? "free to bind" : "refused"
+      } at once`,
+      async () => {
+        for (let round = 0; round < 5; round++) {
+          let address: string | number;
+          {
+            await using server = await kind.start();
+            await kind.echo(server);
+            address = kind.address(server);
+          }
+          await assertReleased(kind, address, check);
+        }
+      },
+    );
+  }
+
+  Deno.test(`${kind.name}: a new server takes the address of one just closed, and serves`, async () => {
+    const server = await kind.start();
+    await kind.echo(server);
+    const address = kind.address(server);
+    await server[Symbol.asyncDispose]();
+    await using again = await kind.start(address);
+    assertEquals(kind.address(again), address);
+    await kind.echo(again);
+  });
+}
+
+Deno.test("a server that never served releases its port at close", async () => {
+  const server = await createServer(() => new Protocol(), "127.0.0.1", 0, {
+    startServing: false,
+  });
+  const port = portOf(server);
+  server.close();
+  await server.waitClosed();
+  await assertReleased(kinds[0]!, port, "rebind");
+});
