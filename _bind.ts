@@ -1,13 +1,13 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
- * Binding: turns a server's address into listening sockets, TCP (plain or
- * TLS) and Unix side by side. What comes out is a list of `Deno.Listener`s
+ * Binding: turns a server's address into listening sockets, TCP and Unix
+ * side by side (a TLS server listens on plain TCP: its connections run the
+ * TLS engine of `_tls.ts` once accepted). What comes out is a list of `Deno.Listener`s
  * and what to do once they are closed; the `Server` takes it from there.
  *
  * @module
  */
 import type { ServerOptions } from "./_contract.ts";
-import { listenTls } from "./_tls.ts";
 import { closeQuietly } from "./_transport.ts";
 
 /** Bound listeners, and what to do around their closing. */
@@ -32,20 +32,19 @@ function isAddrNotAvailable(err: unknown): boolean {
         .test(err.message));
 }
 
-/** Binds one TCP (or TLS) listener. */
+/** Binds one TCP listener. */
 function bindOne(
   hostname: string,
   port: number,
   opts: ServerOptions,
 ): Deno.Listener {
-  const base: Deno.TcpListenOptions = {
+  return Deno.listen({
     hostname,
     port,
+    transport: "tcp",
     ...(opts.reusePort !== undefined ? { reusePort: opts.reusePort } : {}),
     ...(opts.backlog !== undefined ? { tcpBacklog: opts.backlog } : {}),
-  };
-  if (opts.tls) return listenTls(base, opts.tls);
-  return Deno.listen({ ...base, transport: "tcp" });
+  });
 }
 
 /**
@@ -103,7 +102,7 @@ function bindAll(
 }
 
 /**
- * Binds a TCP (or TLS) server's listeners: every address `host` names
+ * Binds a TCP server's listeners: every address `host` names
  * (`"localhost"` is 127.0.0.1 and ::1; none is every interface), all on one
  * port, all or none.
  */

@@ -211,6 +211,21 @@ export function checkSignal(
   }
 }
 
+/** Throws unless `value` is a timeout in milliseconds: a finite number above 0. */
+export function checkTimeout(
+  value: unknown,
+  name: string,
+): asserts value is number {
+  if (typeof value !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  }
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(
+      `${name} must be a finite number of milliseconds above 0, got ${value}`,
+    );
+  }
+}
+
 /** The longest Unix socket path Linux takes, in bytes (`sun_path` less its NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -289,12 +304,28 @@ function optional(check: OptionCheck): OptionCheck {
 const booleanOption: OptionCheck = checkBoolean;
 const signalOption: OptionCheck = checkSignal;
 const backlogOption = optional((value, name) => checkInteger(value, name, 1));
+const timeoutOption = optional((value, name) => checkTimeout(value, name));
 const clientTlsOption = optional((value, name) =>
   checkTlsOptions(value as TlsConnectOptions, name, false)
 );
 const serverTlsOption = optional((value, name) =>
   checkTlsOptions(value as TlsListenOptions, name, true)
 );
+
+/** Throws `RangeError` for a TLS timeout without TLS (asyncio's `ValueError`). */
+function checkTlsTimeouts<T extends ConnectOptions | ServerOptions>(
+  opts: T,
+): T {
+  if (opts.tls !== undefined) return opts;
+  for (const key of ["tlsHandshakeTimeout", "tlsShutdownTimeout"] as const) {
+    if (opts[key] !== undefined) {
+      throw new RangeError(
+        `options.${key} is only meaningful with options.tls`,
+      );
+    }
+  }
+  return opts;
+}
 
 /**
  * Checks that `options` is undefined or an object, and each listed option
@@ -322,6 +353,8 @@ export function checkStartTlsOptions(
   const opts = checkFields(options, {
     signal: signalOption,
     serverSide: booleanOption,
+    tlsHandshakeTimeout: timeoutOption,
+    tlsShutdownTimeout: timeoutOption,
   });
   const serverSide = opts.serverSide ?? defaultServerSide;
   checkTlsOptions(opts, "options", serverSide);
@@ -332,25 +365,33 @@ export function checkStartTlsOptions(
 export function checkConnectOptions<T extends ConnectOptions>(
   options: T | undefined,
 ): T {
-  return checkFields(options, {
-    signal: signalOption,
-    noDelay: booleanOption,
-    tls: clientTlsOption,
-  });
+  return checkTlsTimeouts(
+    checkFields(options, {
+      signal: signalOption,
+      noDelay: booleanOption,
+      tls: clientTlsOption,
+      tlsHandshakeTimeout: timeoutOption,
+      tlsShutdownTimeout: timeoutOption,
+    }),
+  );
 }
 
 /** Checks a {@linkcode ServerOptions} (and returns it, with whatever else it holds). */
 export function checkServerOptions<T extends ServerOptions>(
   options: T | undefined,
 ): T {
-  return checkFields(options, {
-    backlog: backlogOption,
-    reusePort: booleanOption,
-    startServing: booleanOption,
-    noDelay: booleanOption,
-    signal: signalOption,
-    tls: serverTlsOption,
-  });
+  return checkTlsTimeouts(
+    checkFields(options, {
+      backlog: backlogOption,
+      reusePort: booleanOption,
+      startServing: booleanOption,
+      noDelay: booleanOption,
+      signal: signalOption,
+      tls: serverTlsOption,
+      tlsHandshakeTimeout: timeoutOption,
+      tlsShutdownTimeout: timeoutOption,
+    }),
+  );
 }
 
 /** Checks a {@linkcode UnixServerOptions} (and returns it, with whatever else it holds). */

@@ -261,7 +261,12 @@ export interface Transport {
   /**
    * Information about the connection: `"peername"` (the remote `Deno.Addr`),
    * `"sockname"` (the local `Deno.Addr`), `"socket"` (the `Deno.Conn`), and on
-   * TLS `"alpnProtocol"` (the negotiated protocol or `null`).
+   * TLS `"alpnProtocol"` (the negotiated protocol), `"tlsVersion"` (such as
+   * `"TLSv1.3"`), `"cipher"` (`{ name, version }`) and `"peerCertificate"`
+   * (the peer's certificate as `node:tls` describes it: `subject`,
+   * `subjectaltname`, `valid_to`, `fingerprint256`, `raw`, …), each `null`
+   * where it is not known (no ALPN agreed, no certificate sent, or a
+   * `Deno.TlsConn` made elsewhere, whose handshake tells only the ALPN).
    *
    * @returns The value, or `defaultValue` for an unknown name.
    */
@@ -309,10 +314,35 @@ export interface TlsListenOptions {
 }
 
 /**
+ * How long TLS may take to start and to end: asyncio's
+ * `ssl_handshake_timeout` and `ssl_shutdown_timeout`, in milliseconds. A
+ * silent peer can never hold a connection, or its file descriptor, forever.
+ */
+export interface TlsTimeoutOptions {
+  /**
+   * How long the TLS handshake may take, in milliseconds. A handshake that
+   * takes longer fails like any other failed handshake, with
+   * `Deno.errors.TimedOut`: a connect or `startTls` rejects; a server logs it
+   * and drops only that connection. Only meaningful with TLS.
+   *
+   * @default {60000}
+   */
+  tlsHandshakeTimeout?: number;
+  /**
+   * How long closing a TLS connection may wait for the peer's close_notify,
+   * in milliseconds; then the connection is aborted and `connectionLost`
+   * gets `Deno.errors.TimedOut`. Only meaningful with TLS.
+   *
+   * @default {30000}
+   */
+  tlsShutdownTimeout?: number;
+}
+
+/**
  * Options of `startTls` and `StreamWriter.startTls`: the client's
  * {@linkcode TlsConnectOptions}, or on the server's side `cert` and `key`.
  */
-export interface StartTlsOptions extends TlsConnectOptions {
+export interface StartTlsOptions extends TlsConnectOptions, TlsTimeoutOptions {
   /**
    * Take the server's side of the handshake; `cert` and `key` are then
    * required. `StreamWriter.startTls` defaults to the side the connection
@@ -343,7 +373,7 @@ export interface StartTlsOptions extends TlsConnectOptions {
 }
 
 /** Options of `createConnection` and `openConnection`. */
-export interface ConnectOptions {
+export interface ConnectOptions extends TlsTimeoutOptions {
   /**
    * Aborts a pending connect: the returned promise rejects with
    * `signal.reason`. It has no effect once the connection is made.
@@ -359,8 +389,8 @@ export interface ConnectOptions {
    */
   noDelay?: boolean;
   /**
-   * Speak TLS from the start (`Deno.startTls` on the new connection, before
-   * anything is read).
+   * Speak TLS from the start: the TLS engine (`node:tls`) runs its handshake
+   * over the new TCP connection, and `connectionMade` comes after it.
    *
    * @default {undefined}
    */
@@ -368,7 +398,7 @@ export interface ConnectOptions {
 }
 
 /** Options of `createServer` and `startServer`. */
-export interface ServerOptions {
+export interface ServerOptions extends TlsTimeoutOptions {
   /**
    * The listen queue length (`tcpBacklog` in Deno).
    *
@@ -389,8 +419,7 @@ export interface ServerOptions {
    */
   startServing?: boolean;
   /**
-   * Sets `TCP_NODELAY` on accepted connections. Ignored on TLS, where Deno
-   * cannot set it on an accepted connection.
+   * Sets `TCP_NODELAY` on accepted connections, TLS ones included.
    *
    * @default {true}
    */
@@ -402,7 +431,9 @@ export interface ServerOptions {
    */
   signal?: AbortSignal;
   /**
-   * Accept TLS, over `Deno.listenTls`.
+   * Accept TLS: connections are accepted as plain TCP and the TLS engine
+   * (`node:tls`) runs the server's side of the handshake over each; the
+   * protocol is made after it.
    *
    * @default {undefined}
    */

@@ -9,53 +9,54 @@
  */
 import type { BaseProtocol, ConnectOptions, Transport } from "./_contract.ts";
 import { abortable } from "./_signal.ts";
-import { startClientTls } from "./_tls.ts";
+import { loadTlsEngine, openTls } from "./_tls.ts";
 import {
+  type BaseTransport,
   closeQuietly,
   makeProtocol,
   SocketTransport,
-  type TransportInit,
 } from "./_transport.ts";
 
-/** A dialled connection, and what its transport needs to know about it. */
-interface Dialled {
-  conn: Deno.Conn;
-  init: TransportInit;
-}
-
 /**
- * Dials with `dial`, makes the protocol, calls `connectionMade`. A
- * connection that completes after `signal` aborted is closed.
+ * Dials with `dial` (which resolves a transport not yet started, once it is
+ * usable: a TLS one after its handshake), makes the protocol, calls
+ * `connectionMade`. A connection that completes after `signal` aborted is
+ * closed.
  *
  * @returns The transport and protocol, once `connectionMade` has run.
  */
 async function openTransport<P extends BaseProtocol>(
   protocolFactory: () => P,
-  dial: (signal: AbortSignal | undefined) => Promise<Dialled>,
+  dial: (signal: AbortSignal | undefined) => Promise<BaseTransport>,
   signal: AbortSignal | undefined,
 ): Promise<[Transport, P]> {
   signal?.throwIfAborted();
-  const { conn, init } = await abortable(dial(signal), signal, {
-    onLate: (late) => closeQuietly(late.conn),
+  const transport = await abortable(dial(signal), signal, {
+    onLate: (late) => late.abort(),
   });
-  const protocol = makeProtocol(protocolFactory, conn);
-  const transport = new SocketTransport(conn, protocol, init);
-  const failure = transport.start();
+  let protocol: P;
+  try {
+    protocol = makeProtocol(protocolFactory);
+  } catch (err) {
+    transport.abort();
+    throw err;
+  }
+  const failure = transport.start(protocol);
   if (failure) throw failure;
   return [transport, protocol];
 }
 
 /**
- * Dials TCP, or TLS when asked: TLS is started over the plain connection
- * before anything reads from it, so that `TCP_NODELAY` is set on the
- * socket first.
+ * Dials TCP, with `TCP_NODELAY` unless told not to, then runs TLS over it
+ * when asked (the TLS engine's handshake, which `signal` also aborts).
  */
 async function dialTcp(
   host: string,
   port: number,
   opts: ConnectOptions,
   signal: AbortSignal | undefined,
-): Promise<Dialled> {
+): Promise<BaseTransport> {
+  if (opts.tls) await loadTlsEngine();
   const conn = await Deno.connect({
     hostname: host,
     port,
@@ -67,9 +68,15 @@ async function dialTcp(
     closeQuietly(conn);
     throw err;
   }
-  if (opts.tls === undefined) return { conn, init: { host } };
-  const [tlsConn, tls] = await startClientTls(conn, host, opts.tls);
-  return { conn: tlsConn, init: { host, tls } };
+  if (opts.tls === undefined) return new SocketTransport(conn, null, { host });
+  const transport = openTls(conn, {
+    ...opts,
+    ...opts.tls,
+    serverSide: false,
+    serverHostname: opts.tls.serverHostname ?? host,
+  });
+  await transport.handshake(signal);
+  return transport;
 }
 
 /**
@@ -100,10 +107,11 @@ export function connectUnix<P extends BaseProtocol>(
 ): Promise<[Transport, P]> {
   return openTransport(
     protocolFactory,
-    async () => ({
-      conn: await Deno.connect({ transport: "unix", path }),
-      init: {},
-    }),
+    async () =>
+      new SocketTransport(
+        await Deno.connect({ transport: "unix", path }),
+        null,
+      ),
     signal,
   );
 }

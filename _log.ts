@@ -15,13 +15,15 @@ export const logger: Logger = getLogger([...LOG_CATEGORY]);
 
 /**
  * Whether an error is an expected way for a peer to go away (reset, broken
- * pipe, aborted). Those are logged at debug level, as asyncio does.
+ * pipe, aborted, or silent past a timeout). Those are logged at debug level,
+ * as asyncio does.
  */
 export function isConnectionError(err: unknown): boolean {
   return err instanceof Deno.errors.ConnectionReset ||
     err instanceof Deno.errors.BrokenPipe ||
     err instanceof Deno.errors.ConnectionAborted ||
-    err instanceof Deno.errors.UnexpectedEof;
+    err instanceof Deno.errors.UnexpectedEof ||
+    err instanceof Deno.errors.TimedOut;
 }
 
 /** Called for errors raised by protocol code after the transport is gone. */

@@ -14,13 +14,13 @@ import type {
 } from "./_contract.ts";
 import { bindTcp, bindUnix, type Bound } from "./_bind.ts";
 import { logger } from "./_log.ts";
-import { handshake } from "./_tls.ts";
+import { loadTlsEngine, openTls, type TlsSide } from "./_tls.ts";
 import {
+  type BaseTransport,
   closeQuietly,
   formatAddr,
   makeProtocol,
   SocketTransport,
-  type TlsInfo,
   type TransportOwner,
 } from "./_transport.ts";
 
@@ -28,7 +28,8 @@ import {
 interface ServerInit extends Bound {
   protocolFactory: () => BaseProtocol;
   noDelay: boolean;
-  tls: boolean;
+  /** The server's side of TLS, for a TLS server. */
+  tls: TlsSide | undefined;
   signal: AbortSignal | undefined;
 }
 
@@ -76,12 +77,14 @@ export class Server implements AsyncDisposable {
   #listeners: Deno.Listener[];
   #protocolFactory: () => BaseProtocol;
   #noDelay: boolean;
-  #tls: boolean;
+  #tls: TlsSide | undefined;
   #signal: AbortSignal | undefined;
   #beforeClose: (() => void) | undefined;
   #afterClose: (() => void) | undefined;
-  #transports = new Set<SocketTransport>();
-  #handshaking = new Set<Deno.Conn>();
+  /** The connections being served. */
+  #transports = new Set<BaseTransport>();
+  /** TLS connections whose handshake is not done: no protocol yet. */
+  #handshaking = new Set<BaseTransport>();
   #serving = false;
   #closed = false;
   /** Accept loops still running: each holds its listener's socket open. */
@@ -258,13 +261,14 @@ export class Server implements AsyncDisposable {
     for (const waiter of waiters) waiter.resolve();
   }
 
-  #detach(transport: SocketTransport): void {
+  #detach(transport: BaseTransport): void {
     this.#transports.delete(transport);
+    this.#handshaking.delete(transport);
     this.#maybeWake();
   }
 
   #abortHandshakes(): void {
-    this.#handshaking.forEach(closeQuietly);
+    for (const transport of [...this.#handshaking]) transport.abort();
   }
 
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
@@ -289,8 +293,7 @@ export class Server implements AsyncDisposable {
           closeQuietly(conn); // accepted as the server closed: too late
           return;
         }
-        if (this.#tls) void this.#acceptTls(conn as Deno.TlsConn);
-        else this.#accepted(conn, undefined);
+        this.#accepted(conn);
       }
     } finally {
       this.#acceptLoops--;
@@ -298,46 +301,58 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  async #acceptTls(conn: Deno.TlsConn): Promise<void> {
-    this.#handshaking.add(conn);
-    let tls: TlsInfo;
+  /**
+   * Serves an accepted connection; a TLS one after its handshake, which
+   * drops only this connection if it fails (logged by the TLS transport,
+   * the protocol never made).
+   */
+  #accepted(conn: Deno.Conn): void {
     try {
-      tls = await handshake(conn);
-    } catch (err) {
-      logger.warning("TLS handshake with {peer} failed: {error}", {
-        peer: formatAddr(conn.remoteAddr),
-        error: err,
-      });
-      return;
-    } finally {
-      this.#handshaking.delete(conn);
-      this.#maybeWake();
-    }
-    this.#accepted(conn, tls);
-  }
-
-  #accepted(conn: Deno.Conn, tls: TlsInfo | undefined): void {
-    let protocol: BaseProtocol;
-    try {
-      if (this.#noDelay && !tls && conn.remoteAddr.transport === "tcp") {
+      if (this.#noDelay && conn.remoteAddr.transport === "tcp") {
         (conn as Deno.TcpConn).setNoDelay(true);
       }
-      protocol = makeProtocol(this.#protocolFactory, conn);
     } catch (err) {
-      logger.error("Cannot serve a connection from {peer}: {error}", {
-        peer: formatAddr(conn.remoteAddr),
-        error: err,
-      });
+      this.#cannotServe(conn.remoteAddr, err);
       closeQuietly(conn);
       return;
     }
-    const transport = new SocketTransport(
-      conn,
-      protocol,
-      tls ? { owner: this.#owner, tls } : { owner: this.#owner },
+    if (!this.#tls) {
+      this.#serve(new SocketTransport(conn, null, { owner: this.#owner }));
+      return;
+    }
+    const transport = openTls(conn, this.#tls, this.#owner);
+    this.#handshaking.add(transport);
+    transport.handshake().then(
+      () => {
+        if (!this.#handshaking.delete(transport)) return; // aborted meanwhile
+        this.#serve(transport);
+      },
+      () => {}, // logged, and the connection is gone
     );
+  }
+
+  /**
+   * Makes the connection's protocol and starts it (a `connectionMade` that
+   * throws is logged by the transport, which aborts).
+   */
+  #serve(transport: BaseTransport): void {
+    let protocol: BaseProtocol;
+    try {
+      protocol = makeProtocol(this.#protocolFactory);
+    } catch (err) {
+      this.#cannotServe(transport.getExtraInfo("peername") as Deno.Addr, err);
+      transport.abort();
+      return;
+    }
     this.#transports.add(transport);
-    transport.start();
+    transport.start(protocol);
+  }
+
+  #cannotServe(peer: Deno.Addr, err: unknown): void {
+    logger.error("Cannot serve a connection from {peer}: {error}", {
+      peer: formatAddr(peer),
+      error: err,
+    });
   }
 }
 
@@ -354,7 +369,7 @@ function serve(
     ...bound,
     protocolFactory,
     noDelay: opts.noDelay !== false,
-    tls: opts.tls !== undefined,
+    tls: opts.tls && { ...opts, ...opts.tls, serverSide: true },
     signal: opts.signal,
   });
   if (opts.signal?.aborted) server.close();
@@ -363,12 +378,13 @@ function serve(
 }
 
 /** Binds and starts a TCP (or TLS) server: the body of `createServer`. */
-export function listenTcp(
+export async function listenTcp(
   protocolFactory: () => BaseProtocol,
   host: string | string[] | undefined,
   port: number,
   opts: ServerOptions,
-): Server {
+): Promise<Server> {
+  if (opts.tls) await loadTlsEngine();
   opts.signal?.throwIfAborted();
   return serve(bindTcp(host, port, opts), protocolFactory, opts);
 }

@@ -2,7 +2,8 @@
 /**
  * The one way this module waits on a promise or an `AbortSignal`, whichever
  * comes first: connects, handshakes, `waitClosed` and the reader's waits all
- * go through {@linkcode abortable}.
+ * go through {@linkcode abortable}; {@linkcode withTimeout} is the same wait
+ * with a timer as the signal.
  *
  * @module
  */
@@ -57,4 +58,35 @@ export function abortable<T>(
       },
     );
   });
+}
+
+/**
+ * Settles as `promise` does, or rejects with `Deno.errors.TimedOut` after
+ * `ms` milliseconds, calling `onTimeout` with that error first (to close
+ * what the wait was for). The timer is cleared as soon as `promise`
+ * settles.
+ *
+ * @param promise What to wait for.
+ * @param ms How long, in milliseconds.
+ * @param what What is waited for, for the error message ("TLS handshake").
+ * @param onTimeout What to undo when the time is up.
+ * @returns `promise`'s outcome, or the `TimedOut` error.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  onTimeout?: (err: Error) => void,
+): Promise<T> {
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () =>
+      timeout.abort(
+        new Deno.errors.TimedOut(`${what} took longer than ${ms} ms`),
+      ),
+    ms,
+  );
+  return abortable(promise, timeout.signal, {
+    onAbort: () => onTimeout?.(timeout.signal.reason),
+  }).finally(() => clearTimeout(timer));
 }

@@ -1,27 +1,29 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
- * Everything TLS, in two engines.
+ * All of TLS: a TLS engine (`node:tls`, loaded on first use) running over a
+ * plain {@linkcode SocketTransport}, as asyncio's `SSLProtocol` runs over
+ * memory buffers. The socket transport reads and writes ciphertext; the
+ * application gets a {@linkcode TlsTransport} that encrypts. The same
+ * engine serves every TLS connection: a TLS server's (accepted as plain TCP),
+ * a TLS client's (dialled as plain TCP), and `startTls` on either side of a
+ * connection that began in plaintext.
  *
- * **Deno's native TLS**, for connections that speak TLS from the start:
- * {@linkcode listenTls} binds a `Deno.listenTls` listener, whose accepted
- * connections finish their handshake in {@linkcode handshake};
- * {@linkcode startClientTls} runs `Deno.startTls` on a fresh plain
- * connection before anything reads from it (so that `TCP_NODELAY`, which a
- * `Deno.TlsConn` cannot set, is set first, and `serverHostname` may differ
- * from the address dialled). The `Deno.TlsConn` then runs on the one
- * `SocketTransport`, like any connection.
+ * Why not Deno's native TLS (`Deno.listenTls`, `Deno.connectTls`,
+ * `Deno.startTls`), measured in Deno 2.9.6:
+ * - A `Deno.TlsConn` closed while its handshake is pending keeps its TCP
+ *   socket open (`ss` shows it established) until the peer sends something:
+ *   a client that never sends a ClientHello, or a server that never answers
+ *   one, would hold the descriptor forever, whatever timeout we set.
+ * - A `Deno.TlsConn` cannot set `TCP_NODELAY`, so an accepted connection
+ *   whose reply spans more than one TLS record waits for the peer's delayed
+ *   ACK (~40 ms) at every turn. A plain `Deno.TcpConn` can.
+ * - `Deno.startTls` takes the connection's resource, which fails ("Busy")
+ *   while a read is in flight and loses the connection; the socket
+ *   transport always keeps a read in flight. And Deno has no server-side
+ *   `startTls`.
  *
- * **The `node:tls` engine over a transport**, for {@linkcode startTlsOn}
- * (`startTls`, on both sides): asyncio's `loop.start_tls` puts an
- * `SSLProtocol` (the TLS engine over memory buffers) between the socket
- * transport and the application protocol, and hands the application a new
- * transport that encrypts; this does the same with `node:tls` over an
- * in-memory duplex stream. `Deno.startTls` cannot do it: it takes the
- * connection's resource, which fails ("Busy") while a read is in flight and
- * loses the connection, and the socket transport always keeps a read in
- * flight, so that a quiet peer (a STARTTLS peer waiting for our ClientHello)
- * would never let it settle. Here the socket transport goes on reading and
- * feeds ciphertext to the engine.
+ * A `Deno.TlsConn` made elsewhere still runs on the socket transport as any
+ * connection does (its TLS is then Deno's).
  *
  * @module
  */
@@ -33,80 +35,77 @@ import type {
   StartTlsOptions,
   TlsConnectOptions,
   TlsListenOptions,
+  TlsTimeoutOptions,
   Transport,
 } from "./_contract.ts";
-import { abortable } from "./_signal.ts";
+import { abortable, withTimeout } from "./_signal.ts";
 import {
   BaseTransport,
-  closeQuietly,
   deliverData,
   isTls,
   SocketTransport,
   type TlsInfo,
+  type TransportOwner,
+  unknownTls,
 } from "./_transport.ts";
 
-// ---- Deno's native TLS -------------------------------------------------------
+/** asyncio's `ssl_handshake_timeout` default: 60 s. */
+export const TLS_HANDSHAKE_TIMEOUT = 60_000;
+/** asyncio's `ssl_shutdown_timeout` default: 30 s. */
+export const TLS_SHUTDOWN_TIMEOUT = 30_000;
 
-/** Binds a TLS listener (`base` holds the address and socket options). */
-export function listenTls(
-  base: Deno.TcpListenOptions,
-  tls: TlsListenOptions,
-): Deno.TlsListener {
-  return Deno.listenTls({
-    ...base,
-    cert: tls.cert,
-    key: tls.key,
-    ...(tls.alpnProtocols ? { alpnProtocols: tls.alpnProtocols } : {}),
-  });
-}
+/** One side of a TLS session, checked: what the engine is given. */
+export type TlsSide =
+  & TlsTimeoutOptions
+  & (
+    | ({ serverSide: false; serverHostname: string } & TlsConnectOptions)
+    | ({ serverSide: true } & TlsListenOptions)
+  );
 
-/** Completes the TLS handshake on `conn`, closing it on failure. */
-export async function handshake(conn: Deno.TlsConn): Promise<TlsInfo> {
-  try {
-    const info = await conn.handshake();
-    return { alpnProtocol: info.alpnProtocol };
-  } catch (err) {
-    closeQuietly(conn);
-    throw err;
-  }
-}
+// ---- The engine --------------------------------------------------------------
 
-/**
- * Starts TLS on a fresh plain connection that nothing reads yet, checking
- * the certificate against `tls.serverHostname` (default `host`). `conn` is
- * closed on failure.
- */
-export async function startClientTls(
-  conn: Deno.TcpConn,
-  host: string,
-  tls: TlsConnectOptions,
-): Promise<[Deno.TlsConn, TlsInfo]> {
-  let tlsConn: Deno.TlsConn;
-  try {
-    tlsConn = await Deno.startTls(conn, {
-      hostname: tls.serverHostname ?? host,
-      ...(tls.caCerts !== undefined ? { caCerts: tls.caCerts } : {}),
-      ...(tls.alpnProtocols !== undefined
-        ? { alpnProtocols: tls.alpnProtocols }
-        : {}),
-    });
-  } catch (err) {
-    closeQuietly(conn); // unless startTls took it already
-    throw err;
-  }
-  return [tlsConn, await handshake(tlsConn)];
-}
-
-// ---- The node:tls engine over a transport -------------------------------------
-
-/** What the engine needs, checked: the options, the side, the name to check. */
-type UpgradeOptions = StartTlsOptions & { serverSide: boolean };
-
-/** The parts of `node:tls` and `node:stream` used, loaded on first use. */
+/** The parts of `node:tls` and `node:stream` used. */
 interface Engine {
   tls: typeof import("node:tls");
   Duplex: typeof DuplexType;
 }
+
+let engine: Engine | undefined;
+let loading: Promise<Engine> | undefined;
+
+/**
+ * Loads the TLS engine (once; later calls resolve at once). Every path that
+ * makes a {@linkcode TlsTransport} awaits it first.
+ */
+export function loadTlsEngine(): Promise<Engine> {
+  if (engine) return Promise.resolve(engine);
+  loading ??= Promise.all([import("node:tls"), import("node:stream")]).then(
+    ([tls, stream]) => (engine = { tls, Duplex: stream.Duplex }),
+    (err) => {
+      loading = undefined;
+      throw err;
+    },
+  );
+  return loading;
+}
+
+/**
+ * Runs TLS over a fresh connection: a socket transport reading `conn`, and
+ * the TLS transport over it, whose handshake starts at once. Nothing reaches
+ * the application before `start(protocol)`. The engine must be loaded.
+ */
+export function openTls(
+  conn: Deno.Conn,
+  side: TlsSide,
+  owner?: TransportOwner,
+): TlsTransport {
+  const raw = new SocketTransport(conn, null);
+  const transport = new TlsTransport(raw, null, side, owner);
+  raw.start(raw.getProtocol()); // the engine's feed, set by TlsTransport
+  return transport;
+}
+
+// ---- startTls ----------------------------------------------------------------
 
 /**
  * Checks everything, then upgrades: what `startTls` and
@@ -123,24 +122,46 @@ export async function startTlsOn(
   defaultServerSide: boolean,
   onTransport?: (tls: Transport) => void,
 ): Promise<Transport> {
-  const opts: UpgradeOptions = checkStartTlsOptions(options, defaultServerSide);
+  const opts = checkStartTlsOptions(options, defaultServerSide);
   if (isTls(transport)) {
     throw new Error("Cannot startTls(): the connection already speaks TLS");
   }
   if (transport.isClosing()) {
     throw new Error("Cannot startTls(): the transport is closing");
   }
-  if (!opts.serverSide) {
+  let side: TlsSide;
+  if (opts.serverSide) {
+    side = { ...opts, serverSide: true, cert: opts.cert!, key: opts.key! };
+  } else {
     const name = opts.serverHostname ?? defaultHostname(transport);
     if (name === undefined) {
       throw new TypeError(
         "options.serverHostname is required: the connection has no host name to check the certificate against",
       );
     }
-    opts.serverHostname = name;
+    side = { ...opts, serverSide: false, serverHostname: name };
   }
   opts.signal?.throwIfAborted();
-  return await upgradeTransport(transport, protocol, opts, onTransport);
+  // Hold the plaintext side still while the engine loads: nothing read from
+  // now on may reach the application as plaintext.
+  const wasReading = transport.isReading();
+  transport.pauseReading();
+  try {
+    await loadTlsEngine();
+  } catch (err) {
+    if (wasReading) transport.resumeReading();
+    throw err;
+  }
+  if (transport.isClosing()) {
+    throw new Deno.errors.ConnectionReset(
+      "Cannot startTls(): the connection was closed",
+    );
+  }
+  const tls = new TlsTransport(transport, protocol, side);
+  onTransport?.(tls);
+  transport.resumeReading();
+  await tls.handshake(opts.signal);
+  return tls;
 }
 
 /** The host name dialled, else the peer's address. */
@@ -152,67 +173,47 @@ function defaultHostname(transport: Transport): string | undefined {
   return peer?.transport === "tcp" ? peer.hostname : undefined;
 }
 
-/**
- * Puts TLS between `raw` and `protocol`: `raw`'s protocol becomes the TLS
- * engine's feed, and `protocol` talks to the returned transport. It resolves
- * when the handshake does; on failure the connection is closed and
- * `protocol` gets `connectionLost(err)`.
- */
-async function upgradeTransport(
-  raw: Transport,
-  protocol: BaseProtocol,
-  options: UpgradeOptions,
-  onTransport?: (tls: Transport) => void,
-): Promise<Transport> {
-  // Hold the plaintext side still while the engine loads: nothing read from
-  // now on may reach the application as plaintext.
-  const wasReading = raw.isReading();
-  raw.pauseReading();
-  let engine: Engine;
-  try {
-    const [tls, stream] = await Promise.all([
-      import("node:tls"),
-      import("node:stream"),
-    ]);
-    engine = { tls, Duplex: stream.Duplex };
-  } catch (err) {
-    if (wasReading) raw.resumeReading();
-    throw err;
-  }
-  if (raw.isClosing()) {
-    throw new Deno.errors.ConnectionReset(
-      "Cannot startTls(): the connection was closed",
-    );
-  }
-  const transport = new TlsTransport(raw, protocol, options, engine);
-  onTransport?.(transport);
-  raw.resumeReading();
-  await transport.handshake(options.signal);
-  return transport;
-}
+// ---- The TLS transport ---------------------------------------------------------
 
 /** The application's view of a TLS connection over another transport. */
-class TlsTransport extends BaseTransport {
+export class TlsTransport extends BaseTransport {
   #raw: Transport;
   #socket: TLSSocket;
   #duplex: DuplexType;
   #ready = Promise.withResolvers<void>();
   #secure = false;
+  #handshakeTimeout: number;
+  #shutdownTimeout: number;
+  #shutdownTimer: ReturnType<typeof setTimeout> | undefined;
 
+  #started: boolean;
+  /** Plaintext that arrived before `start` gave this transport its protocol. */
+  #early: Uint8Array[] = [];
   #appPaused = false;
   #feedPaused = false;
   #closing = false;
   #lost = false;
   #error: Error | null = null;
 
+  /**
+   * @param raw The transport that carries the ciphertext.
+   * @param protocol The application's protocol; `null` when it is made
+   * after the handshake and given to `start` (for a new connection).
+   * @param side Which side, with its certificates and timeouts.
+   * @param owner The server that accepted the connection, if any.
+   */
   constructor(
     raw: Transport,
-    protocol: BaseProtocol,
-    options: UpgradeOptions,
-    { tls, Duplex }: Engine,
+    protocol: BaseProtocol | null,
+    side: TlsSide,
+    owner?: TransportOwner,
   ) {
-    super(protocol, { alpnProtocol: null });
+    super(protocol, unknownTls(), owner);
+    const { tls, Duplex } = engine!;
     this.#raw = raw;
+    this.#started = protocol !== null;
+    this.#handshakeTimeout = side.tlsHandshakeTimeout ?? TLS_HANDSHAKE_TIMEOUT;
+    this.#shutdownTimeout = side.tlsShutdownTimeout ?? TLS_SHUTDOWN_TIMEOUT;
     this.#ready.promise.catch(() => {});
 
     // Ciphertext out: straight into the socket transport, whose watermarks
@@ -227,27 +228,26 @@ class TlsTransport extends BaseTransport {
     // Ciphertext in: the socket transport now feeds the engine.
     raw.setProtocol(new TlsFeed(this));
 
-    if (options.serverSide) {
+    const alpn = side.alpnProtocols
+      ? { ALPNProtocols: side.alpnProtocols }
+      : {};
+    if (side.serverSide) {
       this.#socket = new tls.TLSSocket(this.#duplex, {
         isServer: true,
-        cert: options.cert!,
-        key: options.key!,
-        ...(options.alpnProtocols
-          ? { ALPNProtocols: options.alpnProtocols }
-          : {}),
+        cert: side.cert,
+        key: side.key,
+        ...alpn,
       });
       this.#socket.once("secure", () => this.#onSecure());
     } else {
-      const name = options.serverHostname!;
+      const name = side.serverHostname;
       this.#socket = tls.connect({
         socket: this.#duplex,
         host: name,
         // SNI carries names only; an address is still checked.
         ...(isIpAddress(name) ? {} : { servername: name }),
-        ...(options.caCerts ? { ca: options.caCerts } : {}),
-        ...(options.alpnProtocols
-          ? { ALPNProtocols: options.alpnProtocols }
-          : {}),
+        ...(side.caCerts ? { ca: side.caCerts } : {}),
+        ...alpn,
       });
       this.#socket.once("secureConnect", () => this.#onSecure());
     }
@@ -255,14 +255,18 @@ class TlsTransport extends BaseTransport {
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("end", () => this.#onEnd());
     socket.on("error", (err: unknown) => this.#fail(toError(err)));
-    // The engine is done (close_notify sent, or destroyed): close the socket
-    // transport after it has flushed.
+    // The engine is done (close_notify exchanged, or destroyed): close the
+    // socket transport after it has flushed.
     socket.on("close", () => this.#raw.close());
   }
 
-  /** Waits for the handshake; `signal` aborts it (and the connection). */
-  handshake(signal: AbortSignal | undefined): Promise<void> {
-    return abortable(this.#ready.promise, signal, {
+  /**
+   * Waits for the handshake; `signal` aborts it, and so does the handshake
+   * timeout (and the connection with them). A failure is logged as a
+   * warning and closes the connection.
+   */
+  handshake(signal?: AbortSignal): Promise<void> {
+    const ready = abortable(this.#ready.promise, signal, {
       onAbort: () => {
         const reason = signal!.reason instanceof Error
           ? signal!.reason
@@ -270,21 +274,52 @@ class TlsTransport extends BaseTransport {
         this.#fail(reason, "TLS handshake aborted");
       },
     });
+    return withTimeout(
+      ready,
+      this.#handshakeTimeout,
+      "TLS handshake",
+      (err) => this.#fail(err, "TLS handshake timed out"),
+    );
   }
 
   #onSecure(): void {
     this.#secure = true;
-    const alpn = this.#socket.alpnProtocol;
-    this.setTls({ alpnProtocol: typeof alpn === "string" ? alpn : null });
+    const socket = this.#socket;
+    const alpn = socket.alpnProtocol;
+    const cipher = socket.getCipher?.();
+    const peer = socket.getPeerCertificate?.();
+    const info: TlsInfo = {
+      alpnProtocol: typeof alpn === "string" ? alpn : null,
+      tlsVersion: socket.getProtocol?.() ?? null,
+      cipher: cipher ? { name: cipher.name, version: cipher.version } : null,
+      peerCertificate: peer && Object.keys(peer).length > 0
+        ? peer as unknown as Record<string, unknown>
+        : null,
+    };
+    this.setTls(info);
     this.#ready.resolve();
+  }
+
+  protected startReading(): void {
+    this.#started = true;
+    const early = this.#early;
+    this.#early = [];
+    for (const data of early) this.#deliver(data);
   }
 
   // ---- From the engine to the application ---------------------------------
 
   #onData(chunk: Uint8Array): void {
-    if (this.#lost || this.#closing) return;
     // A plain view: Buffer's own slice() would not copy.
     const data = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    // A new connection's first bytes may come with the end of the
+    // handshake, before its protocol is made.
+    if (this.#started) this.#deliver(data);
+    else this.#early.push(data);
+  }
+
+  #deliver(data: Uint8Array): void {
+    if (this.#lost || this.#closing) return;
     try {
       deliverData(this.protocol, data, true);
     } catch (err) {
@@ -315,6 +350,7 @@ class TlsTransport extends BaseTransport {
     if (this.#lost) return;
     this.#lost = true;
     this.#closing = true;
+    clearTimeout(this.#shutdownTimer);
     this.#socket.destroy();
     const err = this.#error ?? exc;
     if (!this.#secure) {
@@ -330,7 +366,7 @@ class TlsTransport extends BaseTransport {
 
   /** The socket transport's buffer crossed a watermark. */
   writingPaused(paused: boolean): void {
-    if (this.#lost) return;
+    if (this.#lost || !this.#started) return;
     try {
       if (paused) this.protocol.pauseWriting();
       else this.protocol.resumeWriting();
@@ -343,6 +379,10 @@ class TlsTransport extends BaseTransport {
   }
 
   // ---- Failure -------------------------------------------------------------
+
+  protected fatalError(exc: Error, message: string): void {
+    this.#fail(exc, message);
+  }
 
   /** Records the first error and closes at once; `connectionLost(err)` follows. */
   #fail(exc: Error, message = "Fatal error on TLS transport"): void {
@@ -391,12 +431,26 @@ class TlsTransport extends BaseTransport {
   /** Never called: `writeEof()` refuses on TLS. */
   protected shutdownWrite(): void {}
 
-  /** Sends close_notify after the buffer, then closes the socket. */
+  /**
+   * Sends close_notify after the buffer, then closes the socket once the
+   * peer answers with its own, or once the shutdown timeout has passed.
+   */
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    if (this.#secure) this.#socket.end();
-    else this.#socket.destroy();
+    if (!this.#secure) {
+      this.#socket.destroy();
+      return;
+    }
+    this.#socket.end();
+    this.#shutdownTimer = setTimeout(() => {
+      this.#fail(
+        new Deno.errors.TimedOut(
+          `TLS shutdown took longer than ${this.#shutdownTimeout} ms`,
+        ),
+        "TLS shutdown timed out",
+      );
+    }, this.#shutdownTimeout);
   }
 
   /** Closes at once, dropping the buffer. */

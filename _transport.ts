@@ -29,7 +29,7 @@ import {
   checkProtocolObject,
   toError,
 } from "./_checks.ts";
-import type { BaseProtocol, Transport } from "./_contract.ts";
+import { BaseProtocol, type Transport } from "./_contract.ts";
 import { isConnectionError, logCallbackError, logger } from "./_log.ts";
 
 /** Default high watermark of the write buffer (asyncio's). */
@@ -61,11 +61,35 @@ const WRITE_POOL_MAX = 64;
  */
 const LOST_WRITES_WARN = 5;
 
-/** What a TLS transport knows about its session. */
+/** What a TLS transport knows about its session (`null` where unknown). */
 export interface TlsInfo {
   /** The negotiated ALPN protocol, or `null`. */
   alpnProtocol: string | null;
+  /** The protocol version, such as `"TLSv1.3"`. */
+  tlsVersion: string | null;
+  /** The cipher suite: its name and the TLS version that defines it. */
+  cipher: { name: string; version: string } | null;
+  /** The peer's certificate, as `node:tls` describes it, if it sent one. */
+  peerCertificate: Record<string, unknown> | null;
 }
+
+/** The TLS information of a session whose details are not known (yet). */
+export function unknownTls(alpnProtocol: string | null = null): TlsInfo {
+  return {
+    alpnProtocol,
+    tlsVersion: null,
+    cipher: null,
+    peerCertificate: null,
+  };
+}
+
+/** The names `getExtraInfo` answers from a {@linkcode TlsInfo}. */
+const TLS_INFO_NAMES = new Set<string>([
+  "alpnProtocol",
+  "tlsVersion",
+  "cipher",
+  "peerCertificate",
+]);
 
 /** A protocol of any kind, as the transports call it. */
 export type AnyProtocol = BaseProtocol & {
@@ -78,7 +102,7 @@ export type AnyProtocol = BaseProtocol & {
 /** What a transport needs from whoever accepted it (a server). */
 export interface TransportOwner {
   /** Called once the transport has called `connectionLost`. */
-  detach(transport: SocketTransport): void;
+  detach(transport: BaseTransport): void;
 }
 
 /** Optional details of a socket transport. */
@@ -100,13 +124,45 @@ export interface TransportInit {
 export abstract class BaseTransport implements Transport {
   #protocol: AnyProtocol;
   #tls: TlsInfo | null;
+  #owner: TransportOwner | undefined;
   #eofWritten = false;
   #eofReceived = false;
   #lostWrites = 0;
 
-  constructor(protocol: BaseProtocol, tls: TlsInfo | null) {
-    this.#protocol = protocol as AnyProtocol;
+  /**
+   * @param protocol The protocol, or `null` when it is made later and given
+   * to {@linkcode BaseTransport.start} (nothing is delivered until then).
+   * @param tls The TLS session, or `null` on a plain connection.
+   * @param owner The server that accepted the connection, if any.
+   */
+  constructor(
+    protocol: BaseProtocol | null,
+    tls: TlsInfo | null,
+    owner: TransportOwner | undefined,
+  ) {
+    this.#protocol = (protocol ?? new BaseProtocol()) as AnyProtocol;
     this.#tls = tls;
+    this.#owner = owner;
+  }
+
+  /**
+   * Hands the connection to `protocol`: calls `connectionMade`, then starts
+   * delivering data.
+   *
+   * @returns `null` once the protocol has been told, or the error that
+   * `connectionMade` threw (the transport is then aborted).
+   */
+  start(protocol: BaseProtocol): Error | null {
+    this.#protocol = protocol as AnyProtocol;
+    try {
+      protocol.connectionMade(this);
+    } catch (err) {
+      const exc = toError(err);
+      this.fatalError(exc, "Exception in connectionMade()");
+      return exc;
+    }
+    if (!this.isClosing()) this.startReading();
+    return null;
   }
 
   /** The TLS session, or `null` on a plain connection: the one "is it TLS?". */
@@ -136,6 +192,10 @@ export abstract class BaseTransport implements Transport {
 
   // ---- What subclasses provide ----------------------------------------------
 
+  /** Starts delivering data to the protocol (after `start`). */
+  protected abstract startReading(): void;
+  /** Logs `exc` and fails: the funnel's entry; `connectionLost(exc)` follows. */
+  protected abstract fatalError(exc: Error, message: string): void;
   /** Queues `parts` (`total > 0` bytes, already checked) for sending. */
   protected abstract send(parts: readonly Uint8Array[], total: number): void;
   /** Sends EOF once the buffer is flushed (`writeEof()` on a plain transport). */
@@ -264,12 +324,14 @@ export abstract class BaseTransport implements Transport {
     }
   }
 
-  /** Calls `connectionLost`, logging what it throws. */
+  /** Calls `connectionLost`, logging what it throws, then tells the owner. */
   protected callConnectionLost(exc: Error | null): void {
     try {
       this.#protocol.connectionLost(exc);
     } catch (err) {
       logger.error("Exception in connectionLost(): {error}", { error: err });
+    } finally {
+      this.#owner?.detach(this);
     }
   }
 
@@ -277,8 +339,8 @@ export abstract class BaseTransport implements Transport {
 
   /** Connection details by name. */
   getExtraInfo(name: string, defaultValue?: unknown): unknown {
-    if (name === "alpnProtocol") {
-      return this.#tls ? this.#tls.alpnProtocol : defaultValue;
+    if (TLS_INFO_NAMES.has(name)) {
+      return this.#tls ? this.#tls[name as keyof TlsInfo] : defaultValue;
     }
     return this.socketInfo(name, defaultValue);
   }
@@ -318,7 +380,6 @@ export abstract class BaseTransport implements Transport {
 /** The transport of one `Deno.Conn`. */
 export class SocketTransport extends BaseTransport {
   #conn: Deno.Conn;
-  #owner: TransportOwner | undefined;
   /** The host name dialled, if this side dialled one (for `startTls`). */
   readonly host: string | undefined;
 
@@ -346,33 +407,23 @@ export class SocketTransport extends BaseTransport {
   #lost = false;
   #closed = false;
 
+  /**
+   * @param conn The connection.
+   * @param protocol Its protocol, or `null` to give it to `start` later.
+   * @param init The owner, the host dialled, the TLS session of a `Deno.TlsConn`.
+   */
   constructor(
     conn: Deno.Conn,
-    protocol: BaseProtocol,
+    protocol: BaseProtocol | null,
     init: TransportInit = {},
   ) {
-    super(protocol, init.tls ?? null);
+    super(protocol, init.tls ?? null, init.owner);
     this.#conn = conn;
-    this.#owner = init.owner;
     this.host = init.host;
   }
 
-  /**
-   * Calls `connectionMade` and starts reading.
-   *
-   * @returns `null` once the protocol has been told, or the error that
-   * `connectionMade` threw (the transport is then aborted).
-   */
-  start(): Error | null {
-    try {
-      this.protocol.connectionMade(this);
-    } catch (err) {
-      const exc = toError(err);
-      this.#fatalError(exc, "Exception in connectionMade()");
-      return exc;
-    }
-    if (!this.#closing) void this.#readLoop();
-    return null;
+  protected startReading(): void {
+    void this.#readLoop();
   }
 
   // ---- Reading -----------------------------------------------------------
@@ -644,6 +695,10 @@ export class SocketTransport extends BaseTransport {
     this.#forceClose(null);
   }
 
+  protected fatalError(exc: Error, message: string): void {
+    this.#fatalError(exc, message);
+  }
+
   #fatalError(exc: Error, message: string): void {
     this.reportError(exc, message, this.#lost ? "lost" : "open");
     this.#forceClose(exc);
@@ -665,7 +720,6 @@ export class SocketTransport extends BaseTransport {
       this.callConnectionLost(exc);
     } finally {
       this.#closeConn();
-      this.#owner?.detach(this);
     }
   }
 
@@ -695,22 +749,13 @@ export class SocketTransport extends BaseTransport {
   }
 }
 
-/**
- * Makes a connection's protocol with `protocolFactory`, checking what it
- * returns; closes `conn` if that fails.
- */
+/** Makes a connection's protocol with `protocolFactory`, checking what it returns. */
 export function makeProtocol<P extends BaseProtocol>(
   protocolFactory: () => P,
-  conn: Deno.Conn,
 ): P {
-  try {
-    const protocol = protocolFactory();
-    checkFactoryResult(protocol);
-    return protocol;
-  } catch (err) {
-    closeQuietly(conn);
-    throw err;
-  }
+  const protocol = protocolFactory();
+  checkFactoryResult(protocol);
+  return protocol;
 }
 
 /** Whether `transport` speaks TLS (one of ours with a TLS session). */

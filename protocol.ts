@@ -69,6 +69,7 @@ export {
   type StartTlsOptions,
   type TlsConnectOptions,
   type TlsListenOptions,
+  type TlsTimeoutOptions,
   type Transport,
 } from "./_contract.ts";
 export { Server } from "./_server.ts";

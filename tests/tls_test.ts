@@ -5,6 +5,7 @@ import {
   createServer,
   openConnection,
   startServer,
+  type StreamWriter,
 } from "../mod.ts";
 import {
   dec,
@@ -15,6 +16,7 @@ import {
   portOf,
   randomBytes,
   Recorder,
+  streamsEcho,
   tlsFiles,
   withLogs,
 } from "./_helpers.ts";
@@ -96,20 +98,28 @@ Deno.test("TLS: a hostname mismatch rejects the connect; the server logs it and 
     await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
       tls: { cert, key },
     });
-    await assertRejects(
+    // The TLS engine's errors carry Node's codes.
+    const mismatch = await assertRejects(
       () =>
         createConnection(() => new Recorder(), "127.0.0.1", portOf(server), {
           tls: { caCerts: [ca], serverHostname: "not-localhost.example" },
         }),
       Error,
     );
-    await assertRejects(
+    assertEquals(
+      (mismatch as { code?: string }).code,
+      "ERR_TLS_CERT_ALTNAME_INVALID",
+    );
+    const unknownCa = await assertRejects(
       () =>
         openConnection("localhost", portOf(server), {
           tls: { caCerts: [otherCa] },
         }),
       Error,
-      "UnknownIssuer",
+    );
+    assertEquals(
+      (unknownCa as { code?: string }).code,
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
     );
     // The server is still serving.
     const [transport, client] = await createConnection(
@@ -233,4 +243,278 @@ Deno.test("TLS: every entry point rejects the same bad TLS option with the same 
     writer.close();
     await writer.waitClosed();
   }
+});
+
+/**
+ * How many of this process's open descriptors are connected TCP sockets
+ * whose local port is `port` (a server's side of its connections).
+ */
+function socketsOnPort(port: number): number {
+  const inodes = new Set<string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of Deno.readTextFileSync(file).split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const localPort = parseInt(f[1]!.split(":")[1]!, 16);
+      if (localPort === port && f[3] !== "0A") inodes.add(f[9]!); // 0A: LISTEN
+    }
+  }
+  let count = 0;
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const link = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (inode && inodes.has(inode)) count++;
+    } catch { /* closed meanwhile */ }
+  }
+  return count;
+}
+
+Deno.test("TLS: a client that never sends a ClientHello is dropped after tlsHandshakeTimeout, while others are served", async () => {
+  await withLogs(async (records) => {
+    await using server = await startServer(
+      async (reader, writer) => {
+        writer.write(await reader.readline());
+        await writer.drain();
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+      { tls: { cert, key }, tlsHandshakeTimeout: 300 },
+    );
+    const port = portOf(server);
+    const started = Date.now();
+    const silent = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () => Deno.connect({ hostname: "127.0.0.1", port }),
+      ),
+    );
+    // Meanwhile a real client is served at once.
+    const [reader, writer] = await openConnection("localhost", port, {
+      tls: { caCerts: [ca] },
+    });
+    writer.write(enc("hello\n"));
+    assertEquals(dec(await reader.readline()), "hello\n");
+    assert(
+      Date.now() - started < 300,
+      "served before the silent ones timed out",
+    );
+    writer.close();
+    // Each silent client sees its connection end once the time is up.
+    for (const conn of silent) {
+      const end = await conn.read(new Uint8Array(16)).catch((e) => e);
+      assert(end === null || end instanceof Deno.errors.ConnectionReset);
+      conn.close();
+    }
+    const elapsed = Date.now() - started;
+    assert(elapsed >= 290, `dropped after ${elapsed} ms, before the timeout`);
+    assert(elapsed < 5000, `dropped after ${elapsed} ms`);
+    const timedOut = records.filter((r) =>
+      logText(r).includes("TLS handshake") && logText(r).includes("TimedOut")
+    );
+    assertEquals(timedOut.length, 5);
+    assertEquals(timedOut[0]!.level, "warning");
+    // Nothing is held: no descriptor is left, and the server closes at once.
+    assertEquals(socketsOnPort(port), 0);
+    server.close();
+    await server.waitClosed();
+  });
+});
+
+Deno.test("TLS: a connect whose server never answers the handshake rejects with TimedOut after tlsHandshakeTimeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const started = Date.now();
+  await assertRejects(
+    () =>
+      createConnection(
+        () => new Recorder(),
+        "localhost",
+        (listener.addr as Deno.NetAddr).port,
+        { tls: { caCerts: [ca] }, tlsHandshakeTimeout: 200 },
+      ),
+    Deno.errors.TimedOut,
+    "200 ms",
+  );
+  assert(Date.now() - started >= 190);
+  // The client's socket was closed: the silent server reads the ClientHello, then EOF.
+  const conn = await accepted;
+  const buf = new Uint8Array(65536);
+  let n: number | null;
+  while ((n = await conn.read(buf)) !== null) assert(n > 0);
+  conn.close();
+  listener.close();
+});
+
+Deno.test("TLS: tlsHandshakeTimeout and tlsShutdownTimeout are checked like every option", async () => {
+  const tls = { caCerts: [ca] };
+  for (const value of [0, -1, Infinity, NaN]) {
+    await assertRejects(
+      () =>
+        createConnection(() => new Recorder(), "127.0.0.1", 1, {
+          tls,
+          tlsHandshakeTimeout: value,
+        }),
+      RangeError,
+      "options.tlsHandshakeTimeout",
+    );
+    await assertRejects(
+      () =>
+        startServer(() => {}, "127.0.0.1", 0, {
+          tls: { cert, key },
+          tlsShutdownTimeout: value,
+        }),
+      RangeError,
+      "options.tlsShutdownTimeout",
+    );
+  }
+  await assertRejects(
+    () =>
+      openConnection("127.0.0.1", 1, {
+        tls,
+        tlsHandshakeTimeout: "5" as unknown as number,
+      }),
+    TypeError,
+    "options.tlsHandshakeTimeout",
+  );
+  // Without TLS they mean nothing: asyncio's ValueError.
+  await assertRejects(
+    () =>
+      createServer(() => new Echo(), "127.0.0.1", 0, {
+        tlsHandshakeTimeout: 5,
+      }),
+    RangeError,
+    "only meaningful with options.tls",
+  );
+  await assertRejects(
+    () => openConnection("127.0.0.1", 1, { tlsShutdownTimeout: 5 }),
+    RangeError,
+    "only meaningful with options.tls",
+  );
+});
+
+Deno.test("TLS: getExtraInfo gives the TLS version, the cipher and the peer's certificate", async () => {
+  await using server = await startServer(
+    async (reader, writer) => {
+      // The server's side: no client certificate was asked for.
+      assertEquals(writer.getExtraInfo("peerCertificate"), null);
+      assertEquals(writer.getExtraInfo("tlsVersion"), "TLSv1.3");
+      writer.write(await reader.readline());
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+    { tls: { cert, key } },
+  );
+  const [reader, writer] = await openConnection("localhost", portOf(server), {
+    tls: { caCerts: [ca] },
+  });
+  assertEquals(writer.getExtraInfo("tlsVersion"), "TLSv1.3");
+  const cipher = writer.getExtraInfo("cipher") as {
+    name: string;
+    version: string;
+  };
+  assert(cipher.name.startsWith("TLS_"), cipher.name);
+  assertEquals(cipher.version, "TLSv1.3");
+  const peer = writer.getExtraInfo("peerCertificate") as {
+    subjectaltname?: string;
+    fingerprint256?: string;
+  };
+  assert(peer.subjectaltname?.includes("DNS:localhost"), peer.subjectaltname);
+  assert(typeof peer.fingerprint256 === "string");
+  // The socket underneath is the plain TCP connection the engine runs over.
+  const socket = writer.getExtraInfo("socket") as Deno.TcpConn;
+  assertEquals(typeof socket.setNoDelay, "function");
+  writer.write(enc("bye\n"));
+  assertEquals(dec(await reader.readline()), "bye\n");
+  writer.close();
+  await writer.waitClosed();
+  // Plain connections have none of it.
+  const [plain, client] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(server),
+  );
+  for (
+    const name of ["tlsVersion", "cipher", "peerCertificate", "alpnProtocol"]
+  ) {
+    assertEquals(plain.getExtraInfo(name, "none"), "none");
+  }
+  plain.abort();
+  await client.lost.promise;
+});
+
+Deno.test("TLS: a reply of several TLS records does not wait for a delayed ACK (TCP_NODELAY on both sides)", async () => {
+  await using server = await startServer(streamsEcho, "127.0.0.1", 0, {
+    tls: { cert, key },
+  });
+  const [reader, writer] = await openConnection("localhost", portOf(server), {
+    tls: { caCerts: [ca] },
+  });
+  const message = randomBytes(100 * 1024); // seven TLS records
+  const times: number[] = [];
+  for (let round = 0; round < 11; round++) {
+    const started = performance.now();
+    writer.write(message);
+    await writer.drain();
+    const back = await reader.readexactly(message.length);
+    times.push(performance.now() - started);
+    if (round === 0) assertEquals(await digest(back), await digest(message));
+  }
+  writer.close();
+  await writer.waitClosed();
+  // Nagle's algorithm would hold the last record of each reply for the
+  // peer's delayed ACK: 40 ms or more per round trip.
+  const median = times.sort((a, b) => a - b)[5]!;
+  assert(median < 30, `median round trip ${median.toFixed(1)} ms`);
+});
+
+Deno.test("TLS: a peer that never answers close_notify is cut off after tlsShutdownTimeout", async () => {
+  // The peer upgrades, then stops reading: it never sees our close_notify.
+  const stalled = Promise.withResolvers<StreamWriter>();
+  await using server = await startServer(
+    async (reader, writer) => {
+      await reader.readline();
+      writer.write(enc("OK\r\n"));
+      await writer.startTls({ cert, key });
+      writer.transport.pauseReading();
+      stalled.resolve(writer);
+      await writer.waitClosed().catch(() => {});
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [reader, writer] = await openConnection("localhost", portOf(server));
+  writer.write(enc("STARTTLS\r\n"));
+  await reader.readline();
+  await writer.startTls({ caCerts: [ca], tlsShutdownTimeout: 200 });
+  const peer = await stalled.promise;
+  const started = Date.now();
+  writer.close();
+  const err = await assertRejects(
+    () => writer.waitClosed(),
+    Deno.errors.TimedOut,
+  );
+  assert(err.message.includes("200 ms"), err.message);
+  const elapsed = Date.now() - started;
+  assert(elapsed >= 190 && elapsed < 5000, `cut off after ${elapsed} ms`);
+  peer.transport.abort(); // it would wait for its own shutdown timeout
+  await peer.waitClosed();
+});
+
+Deno.test("TLS: startTls against a peer that never answers rejects with TimedOut after tlsHandshakeTimeout", async () => {
+  const silent = await createServer(() => new Recorder(), "127.0.0.1", 0);
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(silent));
+  const started = Date.now();
+  await assertRejects(
+    () => writer.startTls({ caCerts: [ca], tlsHandshakeTimeout: 200 }),
+    Deno.errors.TimedOut,
+  );
+  assert(Date.now() - started >= 190);
+  assertEquals(writer.isClosing(), true);
+  await assertRejects(() => reader.read(), Deno.errors.TimedOut);
+  silent.close();
+  silent.closeClients();
+  await silent.waitClosed();
 });
