@@ -44,8 +44,18 @@ interface ServerInit extends Bound {
  */
 let makeServer: (init: ServerInit) => Server;
 
-/** Pause after an accept error that is not the listener closing. */
+/**
+ * Pause after an accept error that is neither the listener closing nor a
+ * client gone before it was accepted (out of descriptors, say).
+ */
 const ACCEPT_RETRY_MS = 100;
+
+/** Whether `accept()` failed because the client left before it was taken. */
+function isGoneBeforeAccept(err: unknown): boolean {
+  return err instanceof Deno.errors.NotConnected ||
+    err instanceof Deno.errors.ConnectionAborted ||
+    err instanceof Deno.errors.ConnectionReset;
+}
 
 /**
  * A listening server: asyncio's `Server`. Made by `createServer`,
@@ -282,6 +292,14 @@ export class Server implements AsyncDisposable {
             this.#closed || err instanceof Deno.errors.BadResource ||
             err instanceof Deno.errors.Interrupted
           ) return;
+          if (isGoneBeforeAccept(err)) {
+            // The client reset before accept() took it: routine (asyncio
+            // ignores ECONNABORTED and friends too); accept the next one.
+            logger.debug("A client left before it was accepted: {error}", {
+              error: err,
+            });
+            continue;
+          }
           logger.error("Error accepting a connection on {addr}: {error}", {
             addr: formatAddr(listener.addr),
             error: err,

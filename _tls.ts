@@ -254,7 +254,11 @@ export class TlsTransport extends BaseTransport {
     const socket = this.#socket;
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     socket.on("end", () => this.#onEnd());
-    socket.on("error", (err: unknown) => this.#fail(toError(err)));
+    socket.on("error", (err: unknown) => {
+      // Once the connection is lost, the engine's own errors (a reset seen
+      // while it was being torn down) say nothing new.
+      if (!this.#lost) this.#fail(toError(err));
+    });
     // The engine is done (close_notify exchanged, or destroyed): close the
     // socket transport after it has flushed.
     socket.on("close", () => this.#raw.close());
@@ -442,6 +446,11 @@ export class TlsTransport extends BaseTransport {
       this.#socket.destroy();
       return;
     }
+    // Read again, even if the application had paused reading: the peer's
+    // close_notify must get through (nothing reaches the protocol now).
+    this.#appPaused = false;
+    this.#socket.resume();
+    this.#syncRawReading();
     this.#socket.end();
     this.#shutdownTimer = setTimeout(() => {
       this.#fail(

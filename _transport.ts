@@ -55,6 +55,7 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
   [],
 ]]);
 const WRITE_POOL_MAX = 64;
+const EMPTY = new Uint8Array(0);
 /**
  * How many writes to a closing transport are dropped silently; the next one
  * and every one after it log a warning (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
@@ -386,7 +387,7 @@ export class SocketTransport extends BaseTransport {
   // Reading.
   // Non-buffered protocols: reads land in a slab; the protocol gets a view of
   // the bytes read, which nothing writes again, and later reads fill the rest.
-  #slab: Uint8Array = new Uint8Array(0);
+  #slab: Uint8Array = EMPTY;
   #slabOff = 0;
   #readSize = MIN_READ;
   #paused = false;
@@ -709,6 +710,7 @@ export class SocketTransport extends BaseTransport {
     this.#lost = true;
     this.#closing = true;
     this.#dropBuffer();
+    this.#slab = EMPTY; // a kept transport must not keep its read memory
     this.#resume?.resolve();
     // Close now so that a pending read or write ends at once.
     this.#closeConn();
@@ -726,6 +728,7 @@ export class SocketTransport extends BaseTransport {
   #closeConn(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#slab = EMPTY;
     closeQuietly(this.#conn);
   }
 

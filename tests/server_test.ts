@@ -1,5 +1,5 @@
 // Copyright 2026 the @aio/net authors. MIT license.
-import { assertEquals, assertInstanceOf } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf } from "@std/assert";
 import {
   createConnection,
   createServer,
@@ -20,6 +20,7 @@ import {
   socketPath,
   streamsEcho,
   tlsFiles,
+  withLogs,
 } from "./_helpers.ts";
 
 const { cert, key, ca } = tlsFiles;
@@ -239,4 +240,44 @@ Deno.test("a server that never served releases its port at close", async () => {
   server.close();
   await server.waitClosed();
   await assertReleased(kinds[0]!, port, "rebind");
+});
+
+Deno.test("clients that reset before they are accepted are skipped quietly, and the next client is served at once", async () => {
+  await withLogs(async (records) => {
+    const made = Promise.withResolvers<void>();
+    class Served extends Protocol {
+      override connectionMade(): void {
+        made.resolve();
+      }
+    }
+    // Not accepting yet: the resets wait in the backlog.
+    await using server = await createServer(
+      () => new Served(),
+      "127.0.0.1",
+      0,
+      {
+        startServing: false,
+      },
+    );
+    const port = portOf(server);
+    const py = `
+import socket, struct
+for _ in range(5):
+    s = socket.create_connection(("127.0.0.1", ${port}))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+`;
+    const status = await new Deno.Command("python3", { args: ["-c", py] })
+      .output();
+    assertEquals(status.code, 0);
+    await server.startServing();
+    const started = performance.now();
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await made.promise;
+    const waited = performance.now() - started;
+    conn.close();
+    // An accept error used to log at error level and pause accepting 100 ms each.
+    assert(waited < 100, `served after ${waited.toFixed(0)} ms`);
+    assertEquals(records.filter((r) => r.level === "error"), []);
+  });
 });

@@ -1,14 +1,18 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import nodeNet from "node:net";
 import {
   createConnection,
   createServer,
   openConnection,
+  Protocol,
   startServer,
   type StreamWriter,
+  type Transport,
 } from "../mod.ts";
 import {
   dec,
+  delay,
   digest,
   Echo,
   enc,
@@ -20,8 +24,10 @@ import {
   tlsFiles,
   withLogs,
 } from "./_helpers.ts";
+import { serverSockets } from "./_proc.ts";
 
 const { cert, key, ca, otherCa } = tlsFiles;
+const EMPTY = new Uint8Array(0);
 
 Deno.test("TLS: the protocol API echoes over TLS; canWriteEof() is false", async () => {
   await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
@@ -245,31 +251,6 @@ Deno.test("TLS: every entry point rejects the same bad TLS option with the same 
   }
 });
 
-/**
- * How many of this process's open descriptors are connected TCP sockets
- * whose local port is `port` (a server's side of its connections).
- */
-function socketsOnPort(port: number): number {
-  const inodes = new Set<string>();
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of Deno.readTextFileSync(file).split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      const localPort = parseInt(f[1]!.split(":")[1]!, 16);
-      if (localPort === port && f[3] !== "0A") inodes.add(f[9]!); // 0A: LISTEN
-    }
-  }
-  let count = 0;
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const link = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
-      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
-      if (inode && inodes.has(inode)) count++;
-    } catch { /* closed meanwhile */ }
-  }
-  return count;
-}
-
 Deno.test("TLS: a client that never sends a ClientHello is dropped after tlsHandshakeTimeout, while others are served", async () => {
   await withLogs(async (records) => {
     await using server = await startServer(
@@ -316,7 +297,7 @@ Deno.test("TLS: a client that never sends a ClientHello is dropped after tlsHand
     assertEquals(timedOut.length, 5);
     assertEquals(timedOut[0]!.level, "warning");
     // Nothing is held: no descriptor is left, and the server closes at once.
-    assertEquals(socketsOnPort(port), 0);
+    assertEquals(await serverSockets(port), 0);
     server.close();
     await server.waitClosed();
   });
@@ -517,4 +498,65 @@ Deno.test("TLS: startTls against a peer that never answers rejects with TimedOut
   silent.close();
   silent.closeClients();
   await silent.waitClosed();
+});
+
+Deno.test("TLS: a connection paused by flow control still closes at once when the peer has gone", async () => {
+  let paused = 0;
+  class FlowEcho extends Protocol {
+    #transport?: Transport;
+    override connectionMade(transport: Transport): void {
+      this.#transport = transport;
+    }
+    override dataReceived(data: Uint8Array): void {
+      this.#transport!.write(data);
+    }
+    override pauseWriting(): void {
+      paused++;
+      this.#transport!.pauseReading();
+    }
+    override resumeWriting(): void {
+      this.#transport!.resumeReading();
+    }
+  }
+  const server = await createServer(() => new FlowEcho(), "127.0.0.1", 0, {
+    tls: { cert, key },
+  });
+  const [reader, writer] = await openConnection("localhost", portOf(server), {
+    tls: { caCerts: [ca] },
+  });
+  // Send 16 MiB without reading: the server's echo backs up and it pauses.
+  for (let i = 0; i < 16; i++) writer.write(new Uint8Array(1 << 20));
+  while (paused === 0) await delay(10);
+  await delay(100); // the client's own buffer fills too
+  const started = performance.now();
+  server.close();
+  server.closeClients(); // close_notify after the buffer
+  // The client reads what there is, then goes away without answering.
+  while ((await reader.read(65536).catch(() => EMPTY)).length > 0) {
+    /* drain */
+  }
+  writer.transport.abort();
+  await server.waitClosed();
+  const waited = performance.now() - started;
+  // It used to wait the whole shutdown timeout (30 s) with its socket open.
+  assert(waited < 5000, `closed after ${waited.toFixed(0)} ms`);
+});
+
+Deno.test("TLS: a plain client that sends junk and resets is a failed handshake (a warning), nothing worse", async () => {
+  await withLogs(async (records) => {
+    await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
+      tls: { cert, key },
+    });
+    for (let i = 0; i < 20; i++) {
+      const socket = nodeNet.connect(portOf(server), "127.0.0.1");
+      socket.on("error", () => {});
+      await new Promise((resolve) => socket.once("connect", resolve));
+      socket.write(new Uint8Array(1 + i * 5).fill(0x47));
+      socket.resetAndDestroy();
+      await new Promise((resolve) => socket.once("close", resolve));
+    }
+    server.close();
+    await server.waitClosed();
+    assertEquals(records.filter((r) => r.level === "error").map(logText), []);
+  });
 });
