@@ -24,6 +24,12 @@ import {
 } from "./_helpers.ts";
 
 const { cert, key, ca } = tlsFiles;
+/**
+ * A loopback address of these tests' own: other tests, running at the same
+ * time, bind port 0 on 127.0.0.1 and could be given a port just released
+ * here.
+ */
+const HOST = "127.0.0.53";
 
 /** A kind of server whose address must be free again once it is closed. */
 interface Kind {
@@ -97,7 +103,7 @@ async function echoOver(
 }
 
 const tcpRefused = (port: string | number) =>
-  Deno.connect({ hostname: "127.0.0.1", port: port as number }).then(
+  Deno.connect({ hostname: HOST, port: port as number }).then(
     (conn) => {
       conn.close();
       return new Error("connected");
@@ -105,17 +111,17 @@ const tcpRefused = (port: string | number) =>
     (err: Error) => err,
   );
 const tcpRebind = (port: string | number) =>
-  Deno.listen({ hostname: "127.0.0.1", port: port as number }).close();
+  Deno.listen({ hostname: HOST, port: port as number }).close();
 
 const kinds: Kind[] = [
   {
     name: "TCP",
     start: (port) =>
-      createServer(() => new TrackedEcho(), "127.0.0.1", (port as number) ?? 0),
+      createServer(() => new TrackedEcho(), HOST, (port as number) ?? 0),
     address: portOf,
     echo: (server) =>
       echoOver(() =>
-        createConnection(() => new Recorder(), "127.0.0.1", portOf(server))
+        createConnection(() => new Recorder(), HOST, portOf(server))
       ),
     refused: tcpRefused,
     rebind: tcpRebind,
@@ -123,14 +129,14 @@ const kinds: Kind[] = [
   {
     name: "TLS",
     start: (port) =>
-      startServer(trackedStreamsEcho, "127.0.0.1", (port as number) ?? 0, {
+      startServer(trackedStreamsEcho, HOST, (port as number) ?? 0, {
         tls: { cert, key },
       }),
     address: portOf,
     echo: (server) =>
       echoOver(() =>
-        createConnection(() => new Recorder(), "localhost", portOf(server), {
-          tls: { caCerts: [ca] },
+        createConnection(() => new Recorder(), HOST, portOf(server), {
+          tls: { caCerts: [ca], serverHostname: "localhost" },
         })
       ),
     refused: tcpRefused,
@@ -233,7 +239,7 @@ for (const kind of kinds) {
 }
 
 Deno.test("a server that never served releases its port at close", async () => {
-  const server = await createServer(() => new Protocol(), "127.0.0.1", 0, {
+  const server = await createServer(() => new Protocol(), HOST, 0, {
     startServing: false,
   });
   const port = portOf(server);

@@ -244,15 +244,15 @@ async function withPython(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
   try {
-    const lines = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
     const { value } = await lines.read();
-    lines.releaseLock();
     await fn(Number.parseInt(value!, 10));
     assertEquals((await child.status).code, 0);
   } finally {
-    await child.stdout.cancel().catch(() => {});
+    // Cancelling the decoder's reader cancels the child's stdout under it.
+    await lines.cancel().catch(() => {});
     try {
       child.kill();
     } catch { /* exited */ }
