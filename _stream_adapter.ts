@@ -14,7 +14,7 @@ import {
   checkWaitOptions,
 } from "./_checks.ts";
 import {
-  Protocol,
+  BufferedProtocol,
   type StartTlsOptions,
   type StreamOptions,
   type Transport,
@@ -24,6 +24,8 @@ import { logger } from "./_log.ts";
 import { abortable } from "./_signal.ts";
 import {
   bufferedBytes,
+  readerBuffer,
+  readerUpdated,
   setReaderTransport,
   StreamReader,
 } from "./_stream_reader.ts";
@@ -33,9 +35,12 @@ import { formatAddr } from "./_transport.ts";
 /**
  * The adapter protocol between a transport and the streams API (asyncio's
  * `StreamReaderProtocol`): it feeds a `StreamReader`, keeps the drain
- * waiters, and on a server's side runs the client callback.
+ * waiters, and on a server's side runs the client callback. It is a
+ * buffered protocol: the transport reads straight into the reader's own
+ * reused memory, so a read allocates nothing until the application takes
+ * bytes out (and `readInto` not even then).
  */
-class StreamReaderProtocol extends Protocol {
+class StreamReaderProtocol extends BufferedProtocol {
   readonly reader: StreamReader;
   #transport: Transport | null = null;
   #clientConnected: ClientConnected | undefined;
@@ -99,8 +104,12 @@ class StreamReaderProtocol extends Protocol {
     this.#transport?.close();
   }
 
-  override dataReceived(data: Uint8Array): void {
-    this.reader.feedData(data);
+  override getBuffer(sizehint: number): Uint8Array {
+    return readerBuffer(this.reader, sizehint);
+  }
+
+  override bufferUpdated(nbytes: number): void {
+    readerUpdated(this.reader, nbytes);
   }
 
   override eofReceived(): boolean {

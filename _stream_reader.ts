@@ -21,6 +21,10 @@ import { abortable } from "./_signal.ts";
 
 /** The default buffer limit: 64 KiB, as asyncio's. */
 const DEFAULT_LIMIT = 64 * 1024;
+/** A transport's read is offered this much at first... */
+const MIN_READ = 4 * 1024;
+/** ...and twice as much each time it fills it, up to this. */
+const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 const NEWLINE = new Uint8Array([0x0a]);
 
@@ -118,6 +122,16 @@ export let setReaderTransport: (
 /** How many unread bytes a reader holds (internal). */
 export let bufferedBytes: (reader: StreamReader) => number;
 
+/**
+ * The reader's own memory for the next read from the transport: a
+ * `BufferedProtocol`'s `getBuffer` (internal). At least `sizehint` bytes
+ * when it is positive.
+ */
+export let readerBuffer: (reader: StreamReader, sizehint: number) => Uint8Array;
+
+/** Adds the `n` bytes just read into `readerBuffer`'s buffer: `bufferUpdated` (internal). */
+export let readerUpdated: (reader: StreamReader, n: number) => void;
+
 /** A separator: bytes, or a string encoded as UTF-8. */
 export type Separator = Uint8Array | string;
 
@@ -145,10 +159,22 @@ export type Separator = Uint8Array | string;
  */
 export class StreamReader implements AsyncIterable<Uint8Array> {
   #limit: number;
-  #chunks: (Uint8Array | undefined)[] = [];
-  #head = 0;
-  #headOff = 0;
-  #size = 0;
+  /**
+   * The bytes received and not yet read are `#buf[#start..#end]`, in memory
+   * the reader owns and reuses: the transport reads straight into the space
+   * after `#end`, and reads copy out what they return.
+   */
+  #buf: Uint8Array = EMPTY;
+  #start = 0;
+  #end = 0;
+  /** How much the transport's next read is offered. */
+  #readSize = MIN_READ;
+  /** Where a read in flight writes (lent by `readerBuffer`), or -1. */
+  #lent = -1;
+  #lentSize = 0;
+  #lentGrows = false;
+  /** `feedData` calls made while a read was in flight, added after it. */
+  #queued: Uint8Array[] = [];
   #eof = false;
   #exception: Error | null = null;
   #waiter: PromiseWithResolvers<void> | null = null;
@@ -162,6 +188,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       if (transport === null) reader.#paused = false;
     };
     bufferedBytes = (reader) => reader.#size;
+    readerBuffer = (reader, sizehint) => reader.#lend(sizehint);
+    readerUpdated = (reader, n) => reader.#commit(n);
   }
 
   /**
@@ -200,8 +228,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Adds received bytes to the buffer. The reader keeps `data` without
-   * copying: do not change it afterwards.
+   * Adds received bytes to the buffer. The reader copies them: `data` may
+   * be reused at once.
    *
    * @param data The bytes received.
    * @throws {TypeError} If `data` is not a `Uint8Array`.
@@ -213,16 +241,14 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       throw new Error("Cannot feedData(): feedEof() was already called");
     }
     if (data.length === 0) return;
-    this.#chunks.push(data);
-    this.#size += data.length;
-    this.#wake();
-    if (
-      this.#transport && !this.#paused && !this.#toEof &&
-      this.#size > 2 * this.#limit
-    ) {
-      this.#paused = true;
-      this.#transport.pauseReading();
+    if (this.#lent !== -1) {
+      this.#queued.push(data.slice()); // after the read in flight
+      return;
     }
+    this.#reserve(data.length);
+    this.#buf.set(data, this.#end);
+    this.#end += data.length;
+    this.#received();
   }
 
   /** Marks the end of the data: waits end, and reads return what is left. */
@@ -288,6 +314,49 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     const data = this.#take(Math.min(n, this.#size));
     this.#maybeResume();
     return data;
+  }
+
+  /**
+   * Reads into `buffer`, without allocating: like `Deno.Conn.read` or a web
+   * stream's BYOB reader, beyond asyncio. Waits for at least one byte, then
+   * copies as many as fit and are buffered.
+   *
+   * @param buffer Where to put the bytes.
+   * @param options `signal` aborts the wait; the bytes stay buffered.
+   * @returns How many bytes were read: 0 at EOF (or for an empty `buffer`).
+   * @throws {TypeError} If `buffer` is not a `Uint8Array`.
+   * @throws {Error} The reader's exception, `signal.reason`, or a second
+   * concurrent wait.
+   *
+   * @example Read a stream into one reused buffer
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { StreamReader } from "@aio/net/streams";
+   *
+   * const reader = new StreamReader();
+   * reader.feedData(new Uint8Array([1, 2, 3, 4, 5]));
+   * reader.feedEof();
+   * const buffer = new Uint8Array(4);
+   * assertEquals(await reader.readInto(buffer), 4);
+   * assertEquals(buffer, new Uint8Array([1, 2, 3, 4]));
+   * assertEquals(await reader.readInto(buffer), 1);
+   * assertEquals(buffer[0], 5);
+   * assertEquals(await reader.readInto(buffer), 0); // EOF
+   * ```
+   */
+  async readInto(buffer: Uint8Array, options?: ReadOptions): Promise<number> {
+    checkBytes(buffer, "buffer");
+    const signal = checkWaitOptions(options);
+    this.#throwIfFailed();
+    if (buffer.length === 0) return 0;
+    if (this.#size === 0 && !this.#eof) {
+      await this.#waitForData("readInto", signal);
+    }
+    const n = Math.min(buffer.length, this.#size);
+    buffer.set(this.#buf.subarray(this.#start, this.#start + n));
+    this.#consume(n);
+    this.#maybeResume();
+    return n;
   }
 
   /**
@@ -516,103 +585,135 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     }
   }
 
-  /** Removes and returns the first `n` bytes (a view when one chunk holds them). */
-  #take(n: number): Uint8Array {
-    if (n === 0) return EMPTY;
-    const first = this.#chunks[this.#head]!;
-    let out: Uint8Array;
-    if (first.length - this.#headOff >= n) {
-      out = first.subarray(this.#headOff, this.#headOff + n);
-      this.#headOff += n;
-      if (this.#headOff === first.length) this.#dropHead();
-    } else {
-      out = new Uint8Array(n);
-      let off = 0;
-      while (off < n) {
-        // #dropHead() may compact the list: always index the current one.
-        const chunk = this.#chunks[this.#head]!;
-        const m = Math.min(chunk.length - this.#headOff, n - off);
-        out.set(chunk.subarray(this.#headOff, this.#headOff + m), off);
-        off += m;
-        this.#headOff += m;
-        if (this.#headOff === chunk.length) this.#dropHead();
-      }
-    }
-    this.#size -= n;
-    return out;
+  /** How many unread bytes the reader holds. */
+  get #size(): number {
+    return this.#end - this.#start;
   }
 
-  #dropHead(): void {
-    this.#chunks[this.#head++] = undefined;
-    this.#headOff = 0;
-    if (this.#head === this.#chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
+  /** New bytes are in: wake the waiting call, pause the transport if too many. */
+  #received(): void {
+    this.#wake();
+    if (
+      this.#transport && !this.#paused && !this.#toEof &&
+      this.#size > 2 * this.#limit
+    ) {
+      this.#paused = true;
+      this.#transport.pauseReading();
     }
+  }
+
+  /**
+   * Makes room for `want` more bytes after `#end`: moves the unread bytes
+   * to the front, or into a larger buffer. Never while a read is in flight.
+   */
+  #reserve(want: number): void {
+    const size = this.#size;
+    if (size === 0) {
+      this.#start = this.#end = 0;
+      // Give back what a burst (readexactly beyond the limit, a large
+      // feedData) grew; normal flow control never takes it this far.
+      if (this.#buf.length > 2 * this.#limit + MAX_READ) this.#buf = EMPTY;
+    }
+    const buf = this.#buf;
+    if (buf.length - this.#end >= want) return;
+    if (buf.length - size >= want && this.#start > 0) {
+      buf.copyWithin(0, this.#start, this.#end);
+    } else {
+      const grown = new Uint8Array(
+        Math.max(2 * buf.length, size + want, MIN_READ),
+      );
+      grown.set(buf.subarray(this.#start, this.#end));
+      this.#buf = grown;
+    }
+    this.#start = 0;
+    this.#end = size;
+  }
+
+  /**
+   * Lends the space after `#end` to a read (see `readerBuffer`). A buffer
+   * lent before and never updated was abandoned by its read (EOF, close, or
+   * the transport switched protocols mid-read), which has ended: nothing
+   * writes into it any more.
+   */
+  #lend(sizehint: number): Uint8Array {
+    this.#lent = -1;
+    const want = sizehint > 0 ? sizehint : this.#readSize;
+    this.#reserve(want);
+    this.#lent = this.#end;
+    this.#lentSize = want;
+    this.#lentGrows = sizehint <= 0;
+    return this.#buf.subarray(this.#end, this.#end + want);
+  }
+
+  /** The read lent the buffer wrote `n` bytes (see `readerUpdated`). */
+  #commit(n: number): void {
+    if (this.#lent === -1) {
+      throw new Error("Cannot bufferUpdated(): no buffer was lent");
+    }
+    this.#lent = -1;
+    if (n > this.#lentSize) {
+      throw new RangeError(
+        `nbytes (${n}) is more than the buffer lent (${this.#lentSize})`,
+      );
+    }
+    if (n === this.#lentSize && this.#lentGrows && this.#readSize < MAX_READ) {
+      this.#readSize *= 2;
+    }
+    this.#end += n;
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const data of queued) {
+      this.#reserve(data.length);
+      this.#buf.set(data, this.#end);
+      this.#end += data.length;
+    }
+    if (n > 0 || queued.length > 0) this.#received();
+  }
+
+  /** Drops the first `n` unread bytes. */
+  #consume(n: number): void {
+    this.#start += n;
+    if (this.#start === this.#end && this.#lent === -1) {
+      this.#start = this.#end = 0;
+    }
+  }
+
+  /** Removes and returns (a copy of) the first `n` bytes. */
+  #take(n: number): Uint8Array {
+    if (n === 0) return EMPTY;
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#consume(n);
+    return out;
   }
 
   /** The position of the first `sep` starting at or after `from`, or -1. */
   #find(sep: Uint8Array, from: number): number {
-    const chunks = this.#chunks;
+    const base = this.#start;
+    const end = this.#end;
+    const data = this.#buf.subarray(0, end);
     const first = sep[0]!;
-    // Find the chunk holding position `from`, walking back from the end:
-    // a waiting readuntil searches only the newest bytes, so this is O(1).
-    let i = chunks.length - 1;
-    let base = this.#size - chunks[i]!.length; // buffer position of chunk i's first byte
-    while (i > this.#head && base > from) base -= chunks[--i]!.length;
-    for (; i < chunks.length; i++) {
-      const chunk = chunks[i]!;
-      const start = i === this.#head ? this.#headOff : 0;
-      // For the head chunk, `base` counts from its first live byte.
-      if (i === this.#head) base = 0;
-      const len = chunk.length - start;
-      if (base + len <= from) {
-        base += len;
-        continue;
-      }
-      let j = start + Math.max(0, from - base);
-      while (true) {
-        const k = chunk.indexOf(first, j);
-        if (k === -1) break;
-        const at = base + k - start;
-        if (at + sep.length > this.#size) return -1;
-        if (sep.length === 1 || this.#matchesAt(i, k, sep)) return at;
-        j = k + 1;
-      }
-      base += len;
+    let i = base + from;
+    while (true) {
+      const k = data.indexOf(first, i);
+      if (k === -1 || k + sep.length > end) return -1;
+      if (sep.length === 1 || this.#matchesAt(k, sep)) return k - base;
+      i = k + 1;
     }
-    return -1;
   }
 
-  /** Whether `sep` starts at index `k` of chunk `i` (continuing into later chunks). */
-  #matchesAt(i: number, k: number, sep: Uint8Array): boolean {
-    let chunk = this.#chunks[i]!;
-    let pos = k;
-    for (let s = 0; s < sep.length; s++, pos++) {
-      while (pos >= chunk.length) {
-        chunk = this.#chunks[++i]!;
-        pos = 0;
-      }
-      if (chunk[pos] !== sep[s]) return false;
+  /** Whether `sep` is at index `k` of the buffer. */
+  #matchesAt(k: number, sep: Uint8Array): boolean {
+    const buf = this.#buf;
+    for (let s = 0; s < sep.length; s++) {
+      if (buf[k + s] !== sep[s]) return false;
     }
     return true;
   }
 
-  /** Whether the buffer holds `sep` at position `at`. */
+  /** Whether the unread bytes hold `sep` at position `at`. */
   #startsWithAt(sep: Uint8Array, at: number): boolean {
     if (at + sep.length > this.#size) return false;
-    let base = 0;
-    for (let i = this.#head; i < this.#chunks.length; i++) {
-      const chunk = this.#chunks[i]!;
-      const start = i === this.#head ? this.#headOff : 0;
-      const len = chunk.length - start;
-      if (base + len > at) return this.#matchesAt(i, start + at - base, sep);
-      base += len;
-    }
-    return false;
+    return this.#matchesAt(this.#start + at, sep);
   }
 }
 

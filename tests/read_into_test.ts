@@ -1,0 +1,187 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+// StreamReader.readInto: reads into the caller's buffer, allocating nothing.
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStrictEquals,
+} from "@std/assert";
+import { openConnection, startServer, StreamReader } from "../mod.ts";
+import { setReaderTransport } from "../_stream_reader.ts";
+import { digest, portOf, randomBytes } from "./_helpers.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+const tick = () => new Promise<void>((r) => setTimeout(r, 0));
+
+Deno.test("readInto fills the buffer in parts, with what is buffered, then 0 at EOF", async () => {
+  const reader = new StreamReader();
+  reader.feedData(enc("0123456789"));
+  reader.feedEof();
+  const buf = new Uint8Array(4);
+  assertEquals(await reader.readInto(buf), 4);
+  assertEquals(dec(buf), "0123");
+  assertEquals(await reader.readInto(buf), 4);
+  assertEquals(dec(buf), "4567");
+  assertEquals(await reader.readInto(buf), 2);
+  assertEquals(dec(buf.subarray(0, 2)), "89");
+  assertEquals(dec(buf.subarray(2)), "67"); // the rest untouched
+  assertEquals(await reader.readInto(buf), 0);
+  assertEquals(await reader.readInto(buf), 0);
+  assertEquals(reader.atEof(), true);
+});
+
+Deno.test("readInto waits for data, writes into a view at its offset, and returns what arrived", async () => {
+  const reader = new StreamReader();
+  const backing = new Uint8Array(8).fill(0x2e);
+  const view = backing.subarray(2, 6);
+  const pending = reader.readInto(view);
+  await tick();
+  reader.feedData(enc("ab"));
+  assertEquals(await pending, 2);
+  assertEquals(dec(backing), "..ab....");
+  // An empty buffer reads nothing, at once, even with nothing buffered.
+  assertEquals(await reader.readInto(new Uint8Array(0)), 0);
+});
+
+Deno.test("readInto rejects with the reader's exception, pending or later", async () => {
+  const reader = new StreamReader();
+  const pending = reader.readInto(new Uint8Array(4));
+  const err = new Deno.errors.ConnectionReset("gone");
+  reader.setException(err);
+  assertStrictEquals(await pending.catch((e) => e), err);
+  assertStrictEquals(
+    await reader.readInto(new Uint8Array(4)).catch((e) => e),
+    err,
+  );
+});
+
+Deno.test("readInto: an aborted wait rejects with the reason, keeps later bytes, and can be retried at once", async () => {
+  const reader = new StreamReader();
+  const ac = new AbortController();
+  const pending = reader.readInto(new Uint8Array(4), { signal: ac.signal });
+  const reason = new Error("enough");
+  ac.abort(reason);
+  assertStrictEquals(await pending.catch((e) => e), reason);
+  reader.feedData(enc("xyz"));
+  const buf = new Uint8Array(4);
+  assertEquals(await reader.readInto(buf), 3);
+  assertEquals(dec(buf.subarray(0, 3)), "xyz");
+  // Already aborted: rejects before waiting.
+  await assertRejects(
+    () => reader.readInto(buf, { signal: AbortSignal.abort(reason) }),
+    Error,
+    "enough",
+  );
+});
+
+Deno.test("readInto mixes with readline, readexactly and read, in stream order", async () => {
+  const reader = new StreamReader();
+  reader.feedData(enc("line one\nABCDEFGHIJ"));
+  reader.feedData(enc("KL\nrest"));
+  reader.feedEof();
+  assertEquals(dec(await reader.readline()), "line one\n");
+  const buf = new Uint8Array(3);
+  assertEquals(await reader.readInto(buf), 3);
+  assertEquals(dec(buf), "ABC");
+  assertEquals(dec(await reader.readexactly(2)), "DE");
+  assertEquals(await reader.readInto(buf), 3);
+  assertEquals(dec(buf), "FGH");
+  assertEquals(dec(await reader.readline()), "IJKL\n");
+  assertEquals(dec(await reader.read()), "rest");
+  assertEquals(await reader.readInto(buf), 0);
+});
+
+Deno.test("readInto: bad arguments and a second concurrent wait are refused", async () => {
+  const reader = new StreamReader();
+  await assertRejects(
+    () => reader.readInto("buffer" as unknown as Uint8Array),
+    TypeError,
+    "buffer must be a Uint8Array",
+  );
+  await assertRejects(
+    () => reader.readInto(new Uint8Array(1), 5 as unknown as object),
+    TypeError,
+    "options",
+  );
+  const first = reader.readInto(new Uint8Array(1));
+  await assertRejects(
+    () => reader.readInto(new Uint8Array(1)),
+    Error,
+    "another call is already waiting",
+  );
+  reader.feedData(enc("!"));
+  assertEquals(await first, 1);
+});
+
+Deno.test("readInto resumes a paused transport once it drains the buffer to the limit", async () => {
+  const reader = new StreamReader({ limit: 10 });
+  const calls: string[] = [];
+  setReaderTransport(reader, {
+    pauseReading: () => calls.push("pause"),
+    resumeReading: () => calls.push("resume"),
+  });
+  reader.feedData(new Uint8Array(25));
+  assertEquals(calls, ["pause"]); // above 2 x limit
+  const buf = new Uint8Array(10);
+  assertEquals(await reader.readInto(buf), 10); // 15 left: still above
+  assertEquals(calls, ["pause"]);
+  assertEquals(await reader.readInto(new Uint8Array(5)), 5); // 10 left
+  assertEquals(calls, ["pause", "resume"]);
+});
+
+Deno.test("feedData copies: changing the fed array afterwards changes nothing read", async () => {
+  const reader = new StreamReader();
+  const data = enc("abcdef");
+  reader.feedData(data);
+  data.fill(0x21);
+  assertEquals(dec(await reader.read(3)), "abc");
+  const kept = await reader.read(3);
+  reader.feedData(enc("zzz")); // the reader reuses its memory...
+  assertEquals(dec(kept), "def"); // ...but what it returned is the caller's
+});
+
+Deno.test("streams: an echo on readInto with one reused buffer returns 2 MiB byte for byte", async () => {
+  await using server = await startServer(
+    async (reader, writer) => {
+      const buf = new Uint8Array(65536);
+      let n: number;
+      while ((n = await reader.readInto(buf)) > 0) {
+        writer.write(buf.subarray(0, n)); // write() copies
+        await writer.drain();
+      }
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  const payload = randomBytes(2 * 1024 * 1024);
+  // Keep every read() result: the reader's reused memory must not change them.
+  const kept: Uint8Array[] = [];
+  const receiving = (async () => {
+    let got = 0;
+    while (got < payload.length) {
+      const part = await reader.read(65536);
+      assert(part.length > 0, "EOF before the whole echo");
+      kept.push(part);
+      got += part.length;
+    }
+  })();
+  for (let off = 0; off < payload.length; off += 100_000) {
+    writer.write(payload.subarray(off, off + 100_000));
+    await writer.drain();
+  }
+  writer.writeEof();
+  await receiving;
+  const joined = new Uint8Array(payload.length);
+  let off = 0;
+  for (const part of kept) {
+    joined.set(part, off);
+    off += part.length;
+  }
+  assertEquals(await digest(joined), await digest(payload));
+  assertEquals(await reader.readInto(new Uint8Array(8)), 0);
+  writer.close();
+  await writer.waitClosed();
+});
