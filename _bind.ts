@@ -32,12 +32,27 @@ function isAddrNotAvailable(err: unknown): boolean {
         .test(err.message));
 }
 
+/**
+ * Whether Deno runs with `--unstable-net` (then, and only then, it has
+ * `Deno.listenDatagram`).
+ */
+function hasUnstableNet(): boolean {
+  return typeof (Deno as { listenDatagram?: unknown }).listenDatagram ===
+    "function";
+}
+
 /** Binds one TCP listener. */
 function bindOne(
   hostname: string,
   port: number,
   opts: ServerOptions,
 ): Deno.Listener {
+  if (opts.reusePort && !hasUnstableNet()) {
+    // Deno 2.9 would not throw: it ends the whole process (exit code 70).
+    throw new Deno.errors.NotSupported(
+      "Cannot listen with reusePort: Deno allows SO_REUSEPORT only with its --unstable-net flag",
+    );
+  }
   return Deno.listen({
     hostname,
     port,

@@ -9,9 +9,11 @@
  * @module
  */
 import type {
+  AcceptedSocketOptions,
   BaseProtocol,
   ConnectOptions,
   ServerOptions,
+  SocketConnectOptions,
   StartTlsOptions,
   StreamOptions,
   TlsConnectOptions,
@@ -122,6 +124,33 @@ export function checkTransport(value: unknown): asserts value is Transport {
       `transport must be a Transport, got ${describe(value)}`,
     );
   }
+}
+
+/**
+ * Throws `TypeError` unless `value` is a `Deno.Conn` (a `Deno.TcpConn`,
+ * `Deno.UnixConn` or `Deno.TlsConn`: Deno does not expose their classes, so
+ * this checks for what the transport uses).
+ */
+export function checkConn(
+  value: unknown,
+  name: string,
+): asserts value is Deno.Conn {
+  const conn = value as Partial<Deno.Conn> | null;
+  if (
+    conn === null || typeof conn !== "object" ||
+    typeof conn.read !== "function" || typeof conn.write !== "function" ||
+    typeof conn.closeWrite !== "function" || typeof conn.close !== "function" ||
+    typeof conn.remoteAddr !== "object"
+  ) {
+    throw new TypeError(
+      `${name} must be a Deno.Conn (TCP, Unix or TLS), got ${describe(value)}`,
+    );
+  }
+}
+
+/** Whether a `Deno.Conn` is a `Deno.TlsConn` (it has a handshake). */
+export function isTlsConn(conn: Deno.Conn): conn is Deno.TlsConn {
+  return typeof (conn as Partial<Deno.TlsConn>).handshake === "function";
 }
 
 /** Throws `TypeError` unless `value` is a function. */
@@ -302,6 +331,7 @@ function optional(check: OptionCheck): OptionCheck {
 }
 
 const booleanOption: OptionCheck = checkBoolean;
+const connOption: OptionCheck = checkConn;
 const signalOption: OptionCheck = checkSignal;
 const backlogOption = optional((value, name) => checkInteger(value, name, 1));
 const timeoutOption = optional((value, name) => checkTimeout(value, name));
@@ -369,11 +399,64 @@ export function checkConnectOptions<T extends ConnectOptions>(
     checkFields(options, {
       signal: signalOption,
       noDelay: booleanOption,
+      keepAlive: booleanOption,
       tls: clientTlsOption,
       tlsHandshakeTimeout: timeoutOption,
       tlsShutdownTimeout: timeoutOption,
     }),
   );
+}
+
+/** Checks a {@linkcode SocketConnectOptions} (and returns it, with whatever else it holds). */
+export function checkSocketConnectOptions<T extends SocketConnectOptions>(
+  options: T,
+): T {
+  const opts = checkFields(options, {
+    conn: connOption,
+    signal: signalOption,
+    noDelay: booleanOption,
+    keepAlive: booleanOption,
+    tls: clientTlsOption,
+    tlsHandshakeTimeout: timeoutOption,
+    tlsShutdownTimeout: timeoutOption,
+  });
+  return checkAdoptOptions(opts, opts.conn);
+}
+
+/** Checks a {@linkcode AcceptedSocketOptions} for `conn` (and returns it, with whatever else it holds). */
+export function checkAcceptedSocketOptions<T extends AcceptedSocketOptions>(
+  options: T | undefined,
+  conn: Deno.Conn,
+): T {
+  return checkAdoptOptions(
+    checkFields(options, {
+      signal: signalOption,
+      noDelay: booleanOption,
+      keepAlive: booleanOption,
+      tls: serverTlsOption,
+      tlsHandshakeTimeout: timeoutOption,
+      tlsShutdownTimeout: timeoutOption,
+    }),
+    conn,
+  );
+}
+
+/**
+ * The rules of a connection made elsewhere: TLS on a plain TCP connection
+ * only; the TLS timeouts only with TLS or on a `Deno.TlsConn`.
+ */
+function checkAdoptOptions<
+  T extends SocketConnectOptions | AcceptedSocketOptions,
+>(
+  opts: T,
+  conn: Deno.Conn,
+): T {
+  if (opts.tls !== undefined && isTlsConn(conn)) {
+    throw new TypeError(
+      "options.tls cannot be given for a Deno.TlsConn: the connection already speaks TLS",
+    );
+  }
+  return isTlsConn(conn) ? opts : checkTlsTimeouts(opts);
 }
 
 /** Checks a {@linkcode ServerOptions} (and returns it, with whatever else it holds). */
@@ -386,6 +469,7 @@ export function checkServerOptions<T extends ServerOptions>(
       reusePort: booleanOption,
       startServing: booleanOption,
       noDelay: booleanOption,
+      keepAlive: booleanOption,
       signal: signalOption,
       tls: serverTlsOption,
       tlsHandshakeTimeout: timeoutOption,

@@ -372,22 +372,37 @@ export interface StartTlsOptions extends TlsConnectOptions, TlsTimeoutOptions {
   signal?: AbortSignal;
 }
 
-/** Options of `createConnection` and `openConnection`. */
-export interface ConnectOptions extends TlsTimeoutOptions {
+/**
+ * How a TCP connection's socket is set up (ignored on Unix sockets and on a
+ * `Deno.TlsConn` made elsewhere, which cannot set them).
+ */
+export interface SocketOptions {
   /**
-   * Aborts a pending connect: the returned promise rejects with
-   * `signal.reason`. It has no effect once the connection is made.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-  /**
-   * Sets `TCP_NODELAY` (Nagle's algorithm off). On TLS too: the socket is
-   * set up before the handshake.
+   * Sets `TCP_NODELAY` (Nagle's algorithm off), as asyncio does on every
+   * TCP socket, TLS ones included.
    *
    * @default {true}
    */
   noDelay?: boolean;
+  /**
+   * Sets `SO_KEEPALIVE`, so that a peer that vanished without a word is
+   * found out in the end (asyncio's `keep_alive`, 3.13).
+   *
+   * @default {false}
+   */
+  keepAlive?: boolean;
+}
+
+/** Options of `createConnection` and `openConnection` to a host and port. */
+export interface ConnectOptions extends SocketOptions, TlsTimeoutOptions {
+  /**
+   * Aborts a pending connect (and TLS handshake): the returned promise
+   * rejects with `signal.reason`. It has no effect once the connection is
+   * made.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
   /**
    * Speak TLS from the start: the TLS engine (`node:tls`) runs its handshake
    * over the new TCP connection, and `connectionMade` comes after it.
@@ -397,8 +412,50 @@ export interface ConnectOptions extends TlsTimeoutOptions {
   tls?: TlsConnectOptions;
 }
 
+/**
+ * Options of `createConnection` and `openConnection` over a connection made
+ * elsewhere (asyncio's `create_connection(sock=…)`): the client's side.
+ */
+export interface SocketConnectOptions extends SocketOptions, TlsTimeoutOptions {
+  /** The connection to run on: a `Deno.TcpConn`, `Deno.UnixConn` or `Deno.TlsConn`. */
+  conn: Deno.Conn;
+  /**
+   * Aborts the TLS handshake, if there is one.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Start TLS, the client's side, over a plain `conn` (not a `Deno.TlsConn`).
+   * `serverHostname` defaults to the peer's address.
+   *
+   * @default {undefined}
+   */
+  tls?: TlsConnectOptions;
+}
+
+/**
+ * Options of `connectAcceptedSocket` and `openAcceptedConnection`: a
+ * connection accepted elsewhere, the server's side.
+ */
+export interface AcceptedSocketOptions
+  extends SocketOptions, TlsTimeoutOptions {
+  /**
+   * Aborts the TLS handshake, if there is one.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Start TLS, the server's side, over a plain `conn` (not a `Deno.TlsConn`).
+   *
+   * @default {undefined}
+   */
+  tls?: TlsListenOptions;
+}
+
 /** Options of `createServer` and `startServer`. */
-export interface ServerOptions extends TlsTimeoutOptions {
+export interface ServerOptions extends SocketOptions, TlsTimeoutOptions {
   /**
    * The listen queue length (`tcpBacklog` in Deno).
    *
@@ -406,7 +463,9 @@ export interface ServerOptions extends TlsTimeoutOptions {
    */
   backlog?: number;
   /**
-   * Sets `SO_REUSEPORT` on the listeners (Linux).
+   * Sets `SO_REUSEPORT` on the listeners (Linux). Deno 2.9 allows it only
+   * with its `--unstable-net` flag (and ends the process otherwise), so
+   * without the flag this fails with `Deno.errors.NotSupported` instead.
    *
    * @default {false}
    */
@@ -418,12 +477,6 @@ export interface ServerOptions extends TlsTimeoutOptions {
    * @default {true}
    */
   startServing?: boolean;
-  /**
-   * Sets `TCP_NODELAY` on accepted connections, TLS ones included.
-   *
-   * @default {true}
-   */
-  noDelay?: boolean;
   /**
    * Closes the server when aborted, as `server.close()`.
    *

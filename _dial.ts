@@ -7,14 +7,28 @@
  *
  * @module
  */
-import type { BaseProtocol, ConnectOptions, Transport } from "./_contract.ts";
-import { abortable } from "./_signal.ts";
-import { loadTlsEngine, openTls } from "./_tls.ts";
+import { isTlsConn } from "./_checks.ts";
+import type {
+  AcceptedSocketOptions,
+  BaseProtocol,
+  ConnectOptions,
+  SocketConnectOptions,
+  Transport,
+} from "./_contract.ts";
+import { abortable, withTimeout } from "./_signal.ts";
+import {
+  loadTlsEngine,
+  openTls,
+  TLS_HANDSHAKE_TIMEOUT,
+  type TlsSide,
+} from "./_tls.ts";
 import {
   type BaseTransport,
   closeQuietly,
   makeProtocol,
+  setSocketOptions,
   SocketTransport,
+  unknownTls,
 } from "./_transport.ts";
 
 /**
@@ -63,20 +77,77 @@ async function dialTcp(
     ...(signal ? { signal } : {}),
   });
   try {
-    if (opts.noDelay !== false) conn.setNoDelay(true);
+    setSocketOptions(conn, opts);
   } catch (err) {
     closeQuietly(conn);
     throw err;
   }
   if (opts.tls === undefined) return new SocketTransport(conn, null, { host });
-  const transport = openTls(conn, {
+  return await handshaken(conn, {
     ...opts,
     ...opts.tls,
     serverSide: false,
     serverHostname: opts.tls.serverHostname ?? host,
-  });
+  }, signal);
+}
+
+/** Runs the TLS engine over `conn` and resolves once its handshake is done. */
+async function handshaken(
+  conn: Deno.Conn,
+  side: TlsSide,
+  signal: AbortSignal | undefined,
+): Promise<BaseTransport> {
+  const transport = openTls(conn, side);
   await transport.handshake(signal);
   return transport;
+}
+
+/**
+ * Takes over a connection made elsewhere: sets up its socket, finishes the
+ * handshake of a `Deno.TlsConn`, or runs the TLS engine over a plain one
+ * when asked (the client's or the server's side).
+ */
+async function adopt(
+  conn: Deno.Conn,
+  opts: SocketConnectOptions | AcceptedSocketOptions,
+  serverSide: boolean,
+  signal: AbortSignal | undefined,
+): Promise<BaseTransport> {
+  try {
+    setSocketOptions(conn, opts);
+  } catch (err) {
+    closeQuietly(conn);
+    throw err;
+  }
+  if (isTlsConn(conn)) {
+    // Deno's own TLS: its handshake may be done already, or not.
+    const info = await withTimeout(
+      conn.handshake(),
+      opts.tlsHandshakeTimeout ?? TLS_HANDSHAKE_TIMEOUT,
+      "TLS handshake",
+      () => closeQuietly(conn),
+    ).catch((err) => {
+      closeQuietly(conn);
+      throw err;
+    });
+    return new SocketTransport(conn, null, {
+      tls: unknownTls(info.alpnProtocol),
+    });
+  }
+  if (opts.tls === undefined) return new SocketTransport(conn, null);
+  await loadTlsEngine();
+  if (serverSide) {
+    const tls = (opts as AcceptedSocketOptions).tls!;
+    return await handshaken(conn, { ...opts, ...tls, serverSide }, signal);
+  }
+  const tls = (opts as SocketConnectOptions).tls!;
+  const peer = conn.remoteAddr as Deno.NetAddr;
+  return await handshaken(conn, {
+    ...opts,
+    ...tls,
+    serverSide,
+    serverHostname: tls.serverHostname ?? peer.hostname,
+  }, signal);
 }
 
 /**
@@ -113,5 +184,27 @@ export function connectUnix<P extends BaseProtocol>(
         null,
       ),
     signal,
+  );
+}
+
+/**
+ * Runs a protocol over a connection made elsewhere: the body of
+ * `createConnection({ conn })` (the client's side) and of
+ * `connectAcceptedSocket` (the server's). Arguments are checked already.
+ */
+export function connectConn<P extends BaseProtocol>(
+  protocolFactory: () => P,
+  conn: Deno.Conn,
+  opts: SocketConnectOptions | AcceptedSocketOptions,
+  serverSide: boolean,
+): Promise<[Transport, P]> {
+  if (opts.signal?.aborted) {
+    closeQuietly(conn); // it was handed over: nothing else will close it
+    return Promise.reject(opts.signal.reason);
+  }
+  return openTransport(
+    protocolFactory,
+    (signal) => adopt(conn, opts, serverSide, signal),
+    opts.signal,
   );
 }

@@ -10,6 +10,7 @@
 import type {
   BaseProtocol,
   ServerOptions,
+  SocketOptions,
   UnixServerOptions,
 } from "./_contract.ts";
 import { bindTcp, bindUnix, type Bound } from "./_bind.ts";
@@ -20,6 +21,7 @@ import {
   closeQuietly,
   formatAddr,
   makeProtocol,
+  setSocketOptions,
   SocketTransport,
   type TransportOwner,
 } from "./_transport.ts";
@@ -27,7 +29,7 @@ import {
 /** How a server is put together (internal). */
 interface ServerInit extends Bound {
   protocolFactory: () => BaseProtocol;
-  noDelay: boolean;
+  socketOptions: SocketOptions;
   /** The server's side of TLS, for a TLS server. */
   tls: TlsSide | undefined;
   signal: AbortSignal | undefined;
@@ -86,7 +88,7 @@ function isGoneBeforeAccept(err: unknown): boolean {
 export class Server implements AsyncDisposable {
   #listeners: Deno.Listener[];
   #protocolFactory: () => BaseProtocol;
-  #noDelay: boolean;
+  #socketOptions: SocketOptions;
   #tls: TlsSide | undefined;
   #signal: AbortSignal | undefined;
   #beforeClose: (() => void) | undefined;
@@ -111,7 +113,7 @@ export class Server implements AsyncDisposable {
   private constructor(init: ServerInit) {
     this.#listeners = init.listeners;
     this.#protocolFactory = init.protocolFactory;
-    this.#noDelay = init.noDelay;
+    this.#socketOptions = init.socketOptions;
     this.#tls = init.tls;
     this.#signal = init.signal;
     this.#beforeClose = init.beforeClose;
@@ -326,9 +328,7 @@ export class Server implements AsyncDisposable {
    */
   #accepted(conn: Deno.Conn): void {
     try {
-      if (this.#noDelay && conn.remoteAddr.transport === "tcp") {
-        (conn as Deno.TcpConn).setNoDelay(true);
-      }
+      setSocketOptions(conn, this.#socketOptions);
     } catch (err) {
       this.#cannotServe(conn.remoteAddr, err);
       closeQuietly(conn);
@@ -386,7 +386,7 @@ function serve(
   const server = makeServer({
     ...bound,
     protocolFactory,
-    noDelay: opts.noDelay !== false,
+    socketOptions: opts,
     tls: opts.tls && { ...opts, ...opts.tls, serverSide: true },
     signal: opts.signal,
   });

@@ -42,16 +42,27 @@ import { formatAddr } from "./_transport.ts";
  */
 class StreamReaderProtocol extends BufferedProtocol {
   readonly reader: StreamReader;
+  /** Whether this is the server's side (`startTls` defaults to it). */
+  readonly serverSide: boolean;
   #transport: Transport | null = null;
   #clientConnected: ClientConnected | undefined;
   #writingPaused = false;
   #drainWaiters: PromiseWithResolvers<void>[] = [];
   #lost = false;
   #closed = Promise.withResolvers<void>();
+  /** The read side is done: the peer's EOF came, or `readable` was cancelled. */
+  #readDone = false;
+  /** The write side is done: `writable` was closed with a half-close. */
+  #writeDone = false;
 
-  constructor(reader: StreamReader, clientConnected?: ClientConnected) {
+  constructor(
+    reader: StreamReader,
+    serverSide: boolean,
+    clientConnected?: ClientConnected,
+  ) {
     super();
     this.reader = reader;
+    this.serverSide = serverSide;
     this.#clientConnected = clientConnected;
     // Nobody may await waitClosed(); its rejection must not go unhandled.
     this.#closed.promise.catch(() => {});
@@ -62,16 +73,10 @@ class StreamReaderProtocol extends BufferedProtocol {
     return this.#closed.promise;
   }
 
-  /** Whether this is the server's side (it runs a client callback). */
-  get serverSide(): boolean {
-    return this.#clientConnected !== undefined;
-  }
-
   /** Talks to `transport` from now on (after `startTls`). */
   replaceTransport(transport: Transport): void {
     if (this.#lost) return;
     this.#transport = transport;
-    setReaderTransport(this.reader, transport);
   }
 
   /** Whether `connectionLost` has run. */
@@ -81,7 +86,12 @@ class StreamReaderProtocol extends BufferedProtocol {
 
   override connectionMade(transport: Transport): void {
     this.#transport = transport;
-    setReaderTransport(this.reader, transport);
+    // The reader pauses and resumes the transport through this adapter.
+    setReaderTransport(this.reader, {
+      pauseReading: () => this.#transport?.pauseReading(),
+      resumeReading: () => this.#transport?.resumeReading(),
+      readCancelled: () => this.#sideDone("read"),
+    });
     if (!this.#clientConnected) return;
     const writer = makeWriter(transport, this);
     let result: void | Promise<void>;
@@ -114,8 +124,25 @@ class StreamReaderProtocol extends BufferedProtocol {
 
   override eofReceived(): boolean {
     this.reader.feedEof();
+    this.#sideDone("read");
     // Keep the write side open (half-close), except on TLS, which cannot.
     return this.#transport?.canWriteEof() ?? false;
+  }
+
+  /**
+   * One direction is done; once both are (the peer's EOF or a cancelled
+   * `readable`, and a `writable` closed with a half-close), the connection
+   * closes itself, as asyncio's does.
+   */
+  #sideDone(side: "read" | "write"): void {
+    if (side === "read") this.#readDone = true;
+    else this.#writeDone = true;
+    if (this.#readDone && this.#writeDone) this.#transport?.close();
+  }
+
+  /** `writable` was closed with a half-close. */
+  writeSideDone(): void {
+    this.#sideDone("write");
   }
 
   override connectionLost(exc: Error | null): void {
@@ -202,6 +229,8 @@ export class StreamWriter implements AsyncDisposable {
   #transport: Transport;
   #protocol: StreamReaderProtocol;
   #reader: StreamReader;
+  /** `writable`, once asked for. */
+  #writable: WritableStream<Uint8Array> | undefined;
 
   static {
     makeWriter = (transport, protocol) => new StreamWriter(transport, protocol);
@@ -223,9 +252,11 @@ export class StreamWriter implements AsyncDisposable {
    *
    * @param data The bytes to send.
    * @throws {TypeError} If `data` is not a `Uint8Array`.
-   * @throws {Error} If `writeEof()` was already called.
+   * @throws {Error} If `writeEof()` was already called, or `writable` is
+   * locked.
    */
   write(data: Uint8Array): void {
+    this.#checkUnlocked("write");
     this.transport.write(data);
   }
 
@@ -234,15 +265,85 @@ export class StreamWriter implements AsyncDisposable {
    *
    * @param list The buffers to send, in order.
    * @throws {TypeError} If `list` holds anything but `Uint8Array`s.
-   * @throws {Error} If `writeEof()` was already called.
+   * @throws {Error} If `writeEof()` was already called, or `writable` is
+   * locked.
    */
   writelines(list: Iterable<Uint8Array>): void {
+    this.#checkUnlocked("writelines");
     this.transport.writelines(list);
   }
 
-  /** Half-closes after the buffer is flushed; the peer reads EOF. */
+  /**
+   * Half-closes after the buffer is flushed; the peer reads EOF.
+   *
+   * @throws {Error} On TLS, which cannot half-close, or if `writable` is
+   * locked.
+   */
   writeEof(): void {
+    this.#checkUnlocked("writeEof");
     this.transport.writeEof();
+  }
+
+  /**
+   * The writer as a web `WritableStream` of bytes: the same stream on every
+   * access. `write(chunk)` writes and resolves once `drain()` has, so a
+   * `pipeTo` moves at the pace of the connection (the transport's write
+   * buffer stays within its watermarks); `close()` half-closes
+   * (`writeEof()`), so the reply can still be read, where `canWriteEof()`,
+   * and closes the connection where it cannot (TLS); `abort()` aborts the
+   * connection. A connection whose read side is done (the peer's EOF, or
+   * `reader.readable` cancelled) and whose write side was closed this way
+   * closes itself.
+   *
+   * While the stream is locked (a `pipeTo`, a writer), `write()`,
+   * `writelines()` and `writeEof()` throw an `Error`: both would write into
+   * the same byte stream.
+   *
+   * @example Send a file, then read the reply
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { openConnection, startServer } from "@aio/net/streams";
+   *
+   * await using server = await startServer(async (reader, writer) => {
+   *   const body = await reader.read(); // to EOF
+   *   writer.write(new TextEncoder().encode(`got ${body.length} bytes`));
+   *   writer.close();
+   * }, "127.0.0.1", 0);
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   * const path = await Deno.makeTempFile();
+   * await Deno.writeFile(path, new Uint8Array(100_000).fill(7));
+   *
+   * const [reader, writer] = await openConnection("127.0.0.1", port);
+   * await (await Deno.open(path)).readable.pipeTo(writer.writable);
+   * assertEquals(new TextDecoder().decode(await reader.read()), "got 100000 bytes");
+   * await writer.waitClosed();
+   * await Deno.remove(path);
+   * ```
+   */
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        this.transport.write(chunk);
+        await this.drain();
+      },
+      close: async () => {
+        await this.drain();
+        if (this.transport.canWriteEof()) {
+          this.transport.writeEof();
+          this.#protocol.writeSideDone();
+        } else this.transport.close();
+      },
+      abort: () => this.transport.abort(),
+    });
+  }
+
+  /** Refuses a direct write while `writable` is locked. */
+  #checkUnlocked(what: string): void {
+    if (this.#writable?.locked) {
+      throw new Error(
+        `Cannot ${what}(): writer.writable is locked (a pipe or a stream writer is writing to it)`,
+      );
+    }
   }
 
   /**
@@ -425,17 +526,19 @@ function newReader(options: StreamOptions): StreamReader {
 /**
  * Opens a stream connection: checks the stream options, connects with
  * `connect` (which checks the rest) and returns the reader and writer. The
- * body of `openConnection` and `openUnixConnection`.
+ * body of `openConnection`, `openUnixConnection` and (on the server's side)
+ * `openAcceptedConnection`.
  */
 export async function openStreams(
   connect: (
     factory: () => StreamReaderProtocol,
   ) => Promise<[Transport, StreamReaderProtocol]>,
   options: StreamOptions | undefined,
+  serverSide = false,
 ): Promise<[StreamReader, StreamWriter]> {
   const opts = checkStreamOptions(options);
   const [transport, protocol] = await connect(() =>
-    new StreamReaderProtocol(newReader(opts))
+    new StreamReaderProtocol(newReader(opts), serverSide)
   );
   return [protocol.reader, makeWriter(transport, protocol)];
 }
@@ -453,6 +556,6 @@ export async function startStreams<S>(
   checkFunction(clientConnected, "clientConnected");
   const opts = checkStreamOptions(options);
   return await listen(() =>
-    new StreamReaderProtocol(newReader(opts), clientConnected)
+    new StreamReaderProtocol(newReader(opts), true, clientConnected)
   );
 }

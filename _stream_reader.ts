@@ -108,6 +108,8 @@ export class LimitOverrunError extends Error {
 export interface ReaderTransport {
   pauseReading(): void;
   resumeReading(): void;
+  /** The application cancelled `reader.readable`: it reads no more. */
+  readCancelled?(): void;
 }
 
 /**
@@ -176,6 +178,10 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   /** `feedData` calls made while a read was in flight, added after it. */
   #queued: Uint8Array[] = [];
   #eof = false;
+  /** `readable`, once asked for. */
+  #readable: ReadableStream<Uint8Array> | undefined;
+  /** `readable` was cancelled: bytes received from then on are dropped. */
+  #cancelled = false;
   #exception: Error | null = null;
   #waiter: PromiseWithResolvers<void> | null = null;
   #transport: ReaderTransport | null = null;
@@ -237,6 +243,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   feedData(data: Uint8Array): void {
     checkBytes(data, "data");
+    if (this.#cancelled) return; // nobody reads any more
     if (this.#eof) {
       throw new Error("Cannot feedData(): feedEof() was already called");
     }
@@ -296,6 +303,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   async read(n = -1, options?: ReadOptions): Promise<Uint8Array> {
     checkInteger(n, "n", -1);
     const signal = checkWaitOptions(options);
+    this.#checkUnlocked("read");
     this.#throwIfFailed();
     if (n === 0) return EMPTY;
     if (n < 0) {
@@ -344,9 +352,21 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * assertEquals(await reader.readInto(buffer), 0); // EOF
    * ```
    */
-  async readInto(buffer: Uint8Array, options?: ReadOptions): Promise<number> {
-    checkBytes(buffer, "buffer");
-    const signal = checkWaitOptions(options);
+  readInto(buffer: Uint8Array, options?: ReadOptions): Promise<number> {
+    try {
+      checkBytes(buffer, "buffer");
+      const signal = checkWaitOptions(options);
+      this.#checkUnlocked("readInto");
+      return this.#readInto(buffer, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #readInto(
+    buffer: Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
     this.#throwIfFailed();
     if (buffer.length === 0) return 0;
     if (this.#size === 0 && !this.#eof) {
@@ -357,6 +377,60 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     this.#consume(n);
     this.#maybeResume();
     return n;
+  }
+
+  /**
+   * The reader as a web `ReadableStream` of bytes (`type: "bytes"`, so BYOB
+   * readers read straight into their own buffers): the same stream on every
+   * access. It pulls from the reader on demand, so the reader's flow control
+   * holds (a consumer that does not pull pauses the transport, as one that
+   * does not call `read()` does); it closes at EOF and errors with the
+   * connection's error. `cancel()` ends the read side: unread bytes are
+   * dropped, so are bytes that arrive later, and the connection closes once
+   * its write side is done too (`writer.writable` closed).
+   *
+   * While the stream is locked (`pipeTo`, `pipeThrough`, a reader),
+   * `read()`, `readline()`, `readexactly()`, `readuntil()` and `readInto()`
+   * throw an `Error`: both would take bytes from the same buffer.
+   *
+   * @example Decode the text a server sends
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { openConnection, startServer } from "@aio/net/streams";
+   *
+   * await using server = await startServer((_reader, writer) => {
+   *   writer.write(new TextEncoder().encode("héllo wörld"));
+   *   writer.close();
+   * }, "127.0.0.1", 0);
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   * const [reader, writer] = await openConnection("127.0.0.1", port);
+   * let text = "";
+   * for await (const part of reader.readable.pipeThrough(new TextDecoderStream())) {
+   *   text += part;
+   * }
+   * assertEquals(text, "héllo wörld");
+   * writer.close();
+   * ```
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: MAX_READ,
+      pull: async (controller) => {
+        const request = controller.byobRequest!;
+        const view = request.view!;
+        const n = await this.#readInto(
+          new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+          undefined,
+        );
+        if (this.#cancelled) return; // the stream is gone
+        if (n === 0) {
+          controller.close();
+          request.respond(0);
+        } else request.respond(n);
+      },
+      cancel: () => this.#cancel(),
+    });
   }
 
   /**
@@ -384,6 +458,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * ```
    */
   async readline(options?: ReadOptions): Promise<Uint8Array> {
+    this.#checkUnlocked("readline");
     try {
       return await this.readuntil(NEWLINE, options);
     } catch (err) {
@@ -425,6 +500,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   async readexactly(n: number, options?: ReadOptions): Promise<Uint8Array> {
     checkInteger(n, "n", 0);
     const signal = checkWaitOptions(options);
+    this.#checkUnlocked("readexactly");
     this.#throwIfFailed();
     if (n === 0) return EMPTY;
     while (this.#size < n) {
@@ -470,6 +546,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   ): Promise<Uint8Array> {
     const seps = toSeparators(separator);
     const signal = checkWaitOptions(options);
+    this.#checkUnlocked("readuntil");
     this.#throwIfFailed();
     let minLen = Infinity;
     let maxLen = 0;
@@ -542,6 +619,30 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   #throwIfFailed(): void {
     if (this.#exception) throw this.#exception;
+  }
+
+  /** Refuses a direct read while `readable` is locked. */
+  #checkUnlocked(what: string): void {
+    if (this.#readable?.locked) {
+      throw new Error(
+        `Cannot ${what}(): reader.readable is locked (a pipe or a stream reader is reading it)`,
+      );
+    }
+  }
+
+  /** `readable` was cancelled: drop what is buffered and what comes. */
+  #cancel(): void {
+    this.#cancelled = true;
+    this.#eof = true;
+    this.#consume(this.#size);
+    this.#queued = [];
+    this.#wake(); // a pull in flight ends
+    // Keep reading (and dropping) so that the peer's EOF is seen.
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport?.resumeReading();
+    }
+    this.#transport?.readCancelled?.();
   }
 
   #wake(): void {
@@ -651,6 +752,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       throw new Error("Cannot bufferUpdated(): no buffer was lent");
     }
     this.#lent = -1;
+    if (this.#cancelled) return; // dropped: nobody reads any more
     if (n > this.#lentSize) {
       throw new RangeError(
         `nbytes (${n}) is more than the buffer lent (${this.#lentSize})`,

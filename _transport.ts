@@ -29,7 +29,11 @@ import {
   checkProtocolObject,
   toError,
 } from "./_checks.ts";
-import { BaseProtocol, type Transport } from "./_contract.ts";
+import {
+  BaseProtocol,
+  type SocketOptions,
+  type Transport,
+} from "./_contract.ts";
 import { isConnectionError, logCallbackError, logger } from "./_log.ts";
 
 /** Default high watermark of the write buffer (asyncio's). */
@@ -799,6 +803,18 @@ export function deliverData(
     off += m;
     p.bufferUpdated!(m);
   }
+}
+
+/**
+ * Sets up a TCP connection's socket: `TCP_NODELAY` unless `noDelay` is
+ * false, `SO_KEEPALIVE` when `keepAlive`. Unix connections and a
+ * `Deno.TlsConn` (which cannot) are left alone.
+ */
+export function setSocketOptions(conn: Deno.Conn, opts: SocketOptions): void {
+  const tcp = conn as Partial<Deno.TcpConn>;
+  if (conn.remoteAddr.transport !== "tcp" || !tcp.setNoDelay) return;
+  if (opts.noDelay !== false) tcp.setNoDelay(true);
+  if (opts.keepAlive) tcp.setKeepAlive!(true);
 }
 
 /** Closes a connection or listener, ignoring one that is already closed. */

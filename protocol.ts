@@ -40,32 +40,40 @@
  * @module
  */
 import {
+  checkAcceptedSocketOptions,
+  checkConn,
   checkConnectOptions,
   checkFunction,
   checkHosts,
   checkPort,
   checkProtocolObject,
   checkServerOptions,
+  checkSocketConnectOptions,
   checkString,
   checkTransport,
 } from "./_checks.ts";
 import type {
+  AcceptedSocketOptions,
   BaseProtocol,
   ConnectOptions,
   ServerOptions,
+  SocketConnectOptions,
   StartTlsOptions,
   Transport,
 } from "./_contract.ts";
-import { connectTcp } from "./_dial.ts";
+import { connectConn, connectTcp } from "./_dial.ts";
 import { listenTcp, type Server } from "./_server.ts";
 import { startTlsOn } from "./_tls.ts";
 
 export {
+  type AcceptedSocketOptions,
   BaseProtocol,
   BufferedProtocol,
   type ConnectOptions,
   Protocol,
   type ServerOptions,
+  type SocketConnectOptions,
+  type SocketOptions,
   type StartTlsOptions,
   type TlsConnectOptions,
   type TlsListenOptions,
@@ -111,17 +119,114 @@ export function createConnection<P extends BaseProtocol>(
   host: string,
   port: number,
   options?: ConnectOptions,
+): Promise<[Transport, P]>;
+/**
+ * Runs a protocol on a connection made elsewhere (a `Deno.TcpConn`,
+ * `Deno.UnixConn` or `Deno.TlsConn` from `Deno.connect`, another library,
+ * …), the client's side: asyncio's `loop.create_connection(sock=…)`. The
+ * connection is the transport's from then on, with the same flow control
+ * and failure rules; `options.tls` starts TLS over a plain one.
+ *
+ * @param protocolFactory Called once to make the connection's protocol.
+ * @param options `conn`, and the socket and TLS options.
+ * @returns The transport and protocol, once `connectionMade` has run.
+ * @throws {TypeError} If `options.conn` is not a `Deno.Conn`, or another
+ * argument has the wrong type.
+ *
+ * @example Wrap a connection from Deno.connect
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { createConnection, createServer, Protocol } from "@aio/net/protocol";
+ *
+ * const got = Promise.withResolvers<string>();
+ * class Sink extends Protocol {
+ *   override dataReceived(data: Uint8Array): void {
+ *     got.resolve(new TextDecoder().decode(data));
+ *   }
+ * }
+ * await using server = await createServer(() => new Sink(), "127.0.0.1", 0);
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+ * const [transport] = await createConnection(() => new Protocol(), { conn });
+ * transport.write(new TextEncoder().encode("adopted\n"));
+ * assertEquals(await got.promise, "adopted\n");
+ * transport.close();
+ * ```
+ */
+export function createConnection<P extends BaseProtocol>(
+  protocolFactory: () => P,
+  options: SocketConnectOptions,
+): Promise<[Transport, P]>;
+export function createConnection<P extends BaseProtocol>(
+  protocolFactory: () => P,
+  hostOrOptions: string | SocketConnectOptions,
+  port?: number,
+  options?: ConnectOptions,
 ): Promise<[Transport, P]> {
   try {
     checkFunction(protocolFactory, "protocolFactory");
-    checkString(host, "host");
+    if (typeof hostOrOptions === "object" && hostOrOptions !== null) {
+      const opts = checkSocketConnectOptions(hostOrOptions);
+      return connectConn(protocolFactory, opts.conn, opts, false);
+    }
+    checkString(hostOrOptions, "host");
     checkPort(port);
     return connectTcp(
       protocolFactory,
-      host,
+      hostOrOptions,
       port,
       checkConnectOptions(options),
     );
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Runs a protocol on a connection accepted elsewhere (from a `Deno.listen`
+ * loop of your own, say), the server's side: asyncio's
+ * `loop.connect_accepted_socket`. The connection is the transport's from
+ * then on, with the same flow control and failure rules; `options.tls`
+ * runs the server's side of TLS over a plain one.
+ *
+ * @param protocolFactory Called once to make the connection's protocol.
+ * @param conn A `Deno.TcpConn`, `Deno.UnixConn` or `Deno.TlsConn`.
+ * @param options The socket and TLS options.
+ * @returns The transport and protocol, once `connectionMade` has run.
+ * @throws {TypeError} If `conn` is not a `Deno.Conn` (checked before anything
+ * else happens), or another argument has the wrong type.
+ *
+ * @example Serve connections from your own accept loop
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { connectAcceptedSocket, Protocol, type Transport } from "@aio/net/protocol";
+ *
+ * class Greeter extends Protocol {
+ *   override connectionMade(transport: Transport): void {
+ *     transport.write(new TextEncoder().encode("hello"));
+ *     transport.close();
+ *   }
+ * }
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as Deno.NetAddr;
+ * const client = await Deno.connect({ hostname: "127.0.0.1", port });
+ * const [transport] = await connectAcceptedSocket(() => new Greeter(), await listener.accept());
+ * assertEquals(transport.isClosing(), true);
+ * const buf = new Uint8Array(16);
+ * assertEquals(new TextDecoder().decode(buf.subarray(0, (await client.read(buf))!)), "hello");
+ * client.close();
+ * ```
+ */
+export function connectAcceptedSocket<P extends BaseProtocol>(
+  protocolFactory: () => P,
+  conn: Deno.Conn,
+  options?: AcceptedSocketOptions,
+): Promise<[Transport, P]> {
+  try {
+    checkConn(conn, "conn");
+    checkFunction(protocolFactory, "protocolFactory");
+    const opts = checkAcceptedSocketOptions(options, conn);
+    return connectConn(protocolFactory, conn, opts, true);
   } catch (err) {
     return Promise.reject(err);
   }

@@ -26,9 +26,12 @@
  *
  * @module
  */
+import { checkConn } from "./_checks.ts";
 import type {
+  AcceptedSocketOptions,
   ConnectOptions,
   ServerOptions,
+  SocketConnectOptions,
   StreamOptions,
 } from "./_contract.ts";
 import type { Server } from "./_server.ts";
@@ -38,7 +41,11 @@ import {
   type StreamWriter,
 } from "./_stream_adapter.ts";
 import type { StreamReader } from "./_stream_reader.ts";
-import { createConnection, createServer } from "./protocol.ts";
+import {
+  connectAcceptedSocket,
+  createConnection,
+  createServer,
+} from "./protocol.ts";
 
 export type {
   ReadOptions,
@@ -84,14 +91,97 @@ export {
  * writer.close();
  * ```
  */
-export async function openConnection(
+export function openConnection(
   host: string,
   port: number,
   options?: StreamOptions & ConnectOptions,
+): Promise<[StreamReader, StreamWriter]>;
+/**
+ * Returns the reader and writer of a connection made elsewhere (a
+ * `Deno.TcpConn`, `Deno.UnixConn` or `Deno.TlsConn`), the client's side:
+ * asyncio's `open_connection(sock=…)`. `options.tls` starts TLS over a plain
+ * one.
+ *
+ * @param options `conn`, the reader's `limit`, and the socket and TLS
+ * options.
+ * @returns The reader and writer.
+ * @throws {TypeError} If `options.conn` is not a `Deno.Conn`, or another
+ * argument has the wrong type.
+ *
+ * @example Wrap a connection from Deno.connect
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { openConnection, startServer } from "@aio/net/streams";
+ *
+ * await using server = await startServer(async (reader, writer) => {
+ *   writer.write(await reader.readline());
+ *   writer.close();
+ * }, "127.0.0.1", 0);
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+ * const [reader, writer] = await openConnection({ conn, limit: 1024 });
+ * writer.write(new TextEncoder().encode("ping\n"));
+ * assertEquals(new TextDecoder().decode(await reader.readline()), "ping\n");
+ * writer.close();
+ * ```
+ */
+export function openConnection(
+  options: StreamOptions & SocketConnectOptions,
+): Promise<[StreamReader, StreamWriter]>;
+export async function openConnection(
+  hostOrOptions: string | (StreamOptions & SocketConnectOptions),
+  port?: number,
+  options?: StreamOptions & ConnectOptions,
 ): Promise<[StreamReader, StreamWriter]> {
+  if (typeof hostOrOptions === "object" && hostOrOptions !== null) {
+    return await openStreams(
+      (factory) => createConnection(factory, hostOrOptions),
+      hostOrOptions,
+    );
+  }
   return await openStreams(
-    (factory) => createConnection(factory, host, port, options),
+    (factory) => createConnection(factory, hostOrOptions, port!, options),
     options,
+  );
+}
+
+/**
+ * Returns the reader and writer of a connection accepted elsewhere (from a
+ * `Deno.listen` loop of your own, say), the server's side: the streams twin
+ * of `connectAcceptedSocket`. `writer.startTls` takes the server's side by
+ * default, and `options.tls` runs the server's side of TLS over a plain
+ * connection.
+ *
+ * @param conn A `Deno.TcpConn`, `Deno.UnixConn` or `Deno.TlsConn`.
+ * @param options The reader's `limit`, and the socket and TLS options.
+ * @returns The reader and writer.
+ * @throws {TypeError} If `conn` is not a `Deno.Conn`, or another argument
+ * has the wrong type.
+ *
+ * @example Serve your own accept loop with streams
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { openAcceptedConnection } from "@aio/net/streams";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as Deno.NetAddr;
+ * const client = await Deno.connect({ hostname: "127.0.0.1", port });
+ * const [reader, writer] = await openAcceptedConnection(await listener.accept());
+ * await client.write(new TextEncoder().encode("hi\n"));
+ * assertEquals(new TextDecoder().decode(await reader.readline()), "hi\n");
+ * writer.close();
+ * client.close();
+ * ```
+ */
+export async function openAcceptedConnection(
+  conn: Deno.Conn,
+  options?: StreamOptions & AcceptedSocketOptions,
+): Promise<[StreamReader, StreamWriter]> {
+  checkConn(conn, "conn");
+  return await openStreams(
+    (factory) => connectAcceptedSocket(factory, conn, options),
+    options,
+    true,
   );
 }
 

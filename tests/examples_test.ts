@@ -14,7 +14,7 @@ import {
   ClientSession,
   MalformedResponseError,
 } from "../examples/http_client.ts";
-import { socketPath } from "./_helpers.ts";
+import { digest, randomBytes, socketPath } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
 const NET = ["--allow-net"];
@@ -414,4 +414,29 @@ Deno.test("examples: the HTTP client gives clear errors for bad URLs and malform
   ]);
   assertEquals(code, 1);
   assertStringIncludes(out, "only http: URLs are supported");
+});
+
+Deno.test("examples: file_send pipes a file through writer.writable and reader.readable, byte for byte", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aio-net-file-" });
+  try {
+    const source = `${dir}/source.bin`;
+    const dest = `${dir}/dest.bin`;
+    const payload = randomBytes(5 * 1024 * 1024 + 17);
+    await Deno.writeFile(source, payload);
+    const { code, out } = await runExample("file_send.ts", [
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+    ], [source, dest]);
+    assertEquals(code, 0, out);
+    assertStringIncludes(out, `sender: sent ${payload.length} bytes`);
+    assertStringIncludes(out, `receiver: wrote ${payload.length} bytes`);
+    assertStringIncludes(out, `the receiver wrote ${payload.length} bytes`);
+    assertEquals(
+      await digest(await Deno.readFile(dest)),
+      await digest(payload),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
