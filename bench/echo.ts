@@ -11,14 +11,15 @@
  * `load_client.ts` when gcc is missing or fails.
  *
  * A second table, "TLS echo", does the same over TLS (the test certificate
- * in `tests/fixtures/tls`): a raw `Deno.listenTls` read/write loop is the
- * baseline, against our Protocol, BufferedProtocol and streams echo over
- * TLS, and (outside `--quick`) the streams echo after STARTTLS
- * (`servers/aio_starttls.ts`: plain TCP, `STARTTLS`/`OK`, then
- * `writer.startTls`, i.e. `node:tls` over the plain transport), all loaded
- * by one TLS client: `load_client.c` built with OpenSSL (`-lssl -lcrypto`,
- * from libssl-dev), or `load_client.ts` over `Deno.connectTls` (and
- * `Deno.startTls` for STARTTLS) when that build fails.
+ * in `tests/fixtures/tls`): a raw `Deno.listenTls` read/write loop (Deno's
+ * native TLS) is the baseline, against our Protocol, BufferedProtocol,
+ * streams and readInto echo over TLS (plain TCP with NODELAY under the
+ * `node:tls` engine), and (outside `--quick`) the streams echo after
+ * STARTTLS (`servers/aio_starttls.ts`: plain TCP, `STARTTLS`/`OK`, then
+ * `writer.startTls`), all loaded by one TLS client: `load_client.c` built
+ * with OpenSSL (`-lssl -lcrypto`, from libssl-dev), or `load_client.ts`
+ * over `Deno.connectTls` (and `Deno.startTls` for STARTTLS) when that build
+ * fails.
  *
  * In full mode the flow-control (`flow_control.ts`) and many-connection
  * (`many_connections.ts`) measurements follow, and everything is written to
@@ -116,6 +117,7 @@ async function plainServers(): Promise<ServerSpec[]> {
     { name: "aio Protocol", cmd: run("aio_protocol.ts") },
     { name: "aio BufferedProtocol", cmd: run("aio_buffered.ts") },
     { name: "aio streams", cmd: run("aio_streams.ts") },
+    { name: "aio streams readInto", cmd: run("aio_readinto.ts") },
   ];
   if (flags.quick) return list;
   const py = await findPython();
@@ -157,6 +159,7 @@ function tlsServers(): ServerSpec[] {
     { name: "aio Protocol", cmd: run("aio_protocol.ts") },
     { name: "aio BufferedProtocol", cmd: run("aio_buffered.ts") },
     { name: "aio streams", cmd: run("aio_streams.ts") },
+    { name: "aio streams readInto", cmd: run("aio_readinto.ts") },
     {
       name: "aio streams after startTls",
       cmd: run("aio_starttls.ts"),
@@ -324,13 +327,16 @@ const cells: Cell[] = flags.quick
     { size: 1024, conns: 100 },
   ];
 
-// No TLS message above 16 KiB: Deno leaves Nagle's algorithm on for TLS
-// sockets (Deno.TlsConn has no setNoDelay), so a message of more than one
-// TLS record waits, at every turn, for the client's delayed ACK (about
-// 40 ms): a 100 KiB cell would time that timer, not the servers.
-const tlsCells: Cell[] = flags.quick
-  ? [{ size: 1024, conns: 10 }]
-  : [{ size: 1024, conns: 10 }, { size: 10240, conns: 10 }];
+// The 100 KiB cells show the delayed-ACK stall of the raw Deno.listenTls
+// loop (Deno.TlsConn cannot set TCP_NODELAY: a reply of several TLS records
+// waits ~40 ms for the client's delayed ACK at every turn), which our TLS
+// servers, plain TCP with NODELAY under the node:tls engine, do not have.
+const tlsCells: Cell[] = flags.quick ? [{ size: 1024, conns: 10 }] : [
+  { size: 1024, conns: 10 },
+  { size: 10240, conns: 10 },
+  { size: 102400, conns: 1 },
+  { size: 102400, conns: 10 },
+];
 
 async function stop(running: Running[]): Promise<void> {
   for (const r of running.splice(0)) {
@@ -465,13 +471,11 @@ try {
       "## TLS echo",
       "",
       "The same ping-pong over TLS, with the test certificate (`tests/fixtures/tls`).",
-      "The baseline is a raw read/write loop over `Deno.listenTls` (`servers/raw.ts --tls`);",
-      "the aio servers are `servers/aio_*.ts --tls` (`createServer`/`startServer` with the `tls` option),",
-      'except "aio streams after startTls" (`servers/aio_starttls.ts`): a plain `startServer` connection that answers',
-      "`STARTTLS\\r\\n` with `OK\\r\\n` and upgrades with `writer.startTls({ cert, key })`, which runs `node:tls` over",
-      "the plain transport instead of Deno's native TLS; its client sends `STARTTLS`, reads `OK` and handshakes on the",
-      "same socket, where the other rows' handshakes happen. Its server socket keeps the `TCP_NODELAY` of a plain",
-      "`startServer` connection, which the `Deno.listenTls` sockets of the other rows lack.",
+      "The baseline is a raw read/write loop over `Deno.listenTls` (`servers/raw.ts --tls`), Deno's native TLS;",
+      "the aio servers are `servers/aio_*.ts --tls` (`createServer`/`startServer` with the `tls` option): plain TCP",
+      'with `TCP_NODELAY`, and the `node:tls` engine over our transport. "aio streams after startTls"',
+      "(`servers/aio_starttls.ts`) answers `STARTTLS\\r\\n` with `OK\\r\\n` on a plain connection and upgrades with",
+      "`writer.startTls({ cert, key })`: the same engine, reached another way.",
       "",
       `- Load client: ${client.name}${
         tls ? ` (${tls})` : ""
@@ -485,9 +489,8 @@ try {
       ...rows,
       "",
       "MiB/s counts the echoed bytes both ways, not TLS framing. Peak RSS is each TLS server process's VmHWM over the TLS run.",
-      "No message above 16 KiB: Deno leaves Nagle's algorithm on for TLS sockets (`Deno.TlsConn` has no `setNoDelay`),",
-      "so a message of more than one TLS record waits at every turn for the client's delayed ACK (about 40 ms),",
-      "for the raw loop as for ours.",
+      "At 100 KiB the raw loop waits at every turn for the client's delayed ACK (about 40 ms): `Deno.TlsConn` cannot",
+      "set `TCP_NODELAY`, and a reply of more than one TLS record then stalls. The aio servers do not.",
     );
   }
   if (flags.extras && !flags.onlyTls) lines.push("", ...await extras());
