@@ -12,6 +12,9 @@ import type {
   AcceptedSocketOptions,
   BaseProtocol,
   ConnectOptions,
+  DatagramAddress,
+  DatagramEndpointOptions,
+  DatagramFamily,
   ServerOptions,
   SocketConnectOptions,
   StartTlsOptions,
@@ -153,11 +156,20 @@ export function isTlsConn(conn: Deno.Conn): conn is Deno.TlsConn {
   return typeof (conn as Partial<Deno.TlsConn>).handshake === "function";
 }
 
+/** Throws `TypeError` unless `typeof value` is `type`. */
+function checkTypeOf(
+  value: unknown,
+  type: "string" | "number" | "function",
+  name: string,
+): void {
+  if (typeof value !== type) {
+    throw new TypeError(`${name} must be a ${type}, got ${describe(value)}`);
+  }
+}
+
 /** Throws `TypeError` unless `value` is a function. */
 export function checkFunction(value: unknown, name: string): void {
-  if (typeof value !== "function") {
-    throw new TypeError(`${name} must be a function, got ${describe(value)}`);
-  }
+  checkTypeOf(value, "function", name);
 }
 
 /** Throws `TypeError` unless `value` is a string. */
@@ -165,8 +177,22 @@ export function checkString(
   value: unknown,
   name: string,
 ): asserts value is string {
-  if (typeof value !== "string") {
-    throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+  checkTypeOf(value, "string", name);
+}
+
+/**
+ * Throws `TypeError` unless `value` is a number, `RangeError` unless
+ * `valid(value)`; `must` says what it must be.
+ */
+function checkNumber(
+  value: unknown,
+  name: string,
+  valid: (n: number) => boolean,
+  must: string,
+): asserts value is number {
+  checkTypeOf(value, "number", name);
+  if (!valid(value as number)) {
+    throw new RangeError(`${name} must be ${must}, got ${value}`);
   }
 }
 
@@ -199,14 +225,12 @@ export function checkPort(
   value: unknown,
   name = "port",
 ): asserts value is number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
-  }
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    throw new RangeError(
-      `${name} must be an integer from 0 to 65535, got ${value}`,
-    );
-  }
+  checkNumber(
+    value,
+    name,
+    (n) => Number.isInteger(n) && n >= 0 && n <= 65535,
+    "an integer from 0 to 65535",
+  );
 }
 
 /**
@@ -218,14 +242,16 @@ export function checkInteger(
   name: string,
   min: number,
 ): asserts value is number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  // The reader checks its arguments on every read: the common case first.
+  if (typeof value === "number" && Number.isInteger(value) && value >= min) {
+    return;
   }
-  if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `${name} must be an integer of at least ${min}, got ${value}`,
-    );
-  }
+  checkNumber(
+    value,
+    name,
+    (n) => Number.isInteger(n) && n >= min,
+    `an integer of at least ${min}`,
+  );
 }
 
 /** Throws `TypeError` unless `value` is undefined or an `AbortSignal`. */
@@ -245,14 +271,12 @@ export function checkTimeout(
   value: unknown,
   name: string,
 ): asserts value is number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
-  }
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `${name} must be a finite number of milliseconds above 0, got ${value}`,
-    );
-  }
+  checkNumber(
+    value,
+    name,
+    (n) => Number.isFinite(n) && n > 0,
+    "a finite number of milliseconds above 0",
+  );
 }
 
 /** The longest Unix socket path Linux takes, in bytes (`sun_path` less its NUL). */
@@ -383,43 +407,40 @@ export function checkStartTlsOptions(
   const opts = checkFields(options, {
     signal: signalOption,
     serverSide: booleanOption,
-    tlsHandshakeTimeout: timeoutOption,
-    tlsShutdownTimeout: timeoutOption,
+    ...timeoutFields,
   });
   const serverSide = opts.serverSide ?? defaultServerSide;
   checkTlsOptions(opts, "options", serverSide);
   return { ...opts, serverSide };
 }
 
+/** The options of {@linkcode SocketOptions}. */
+const socketFields = { noDelay: booleanOption, keepAlive: booleanOption };
+/** The options of {@linkcode TlsTimeoutOptions}. */
+const timeoutFields = {
+  tlsHandshakeTimeout: timeoutOption,
+  tlsShutdownTimeout: timeoutOption,
+};
+/** The options of a client's connection. */
+const connectFields = {
+  signal: signalOption,
+  ...socketFields,
+  tls: clientTlsOption,
+  ...timeoutFields,
+};
+
 /** Checks a {@linkcode ConnectOptions} (and returns it, with whatever else it holds). */
 export function checkConnectOptions<T extends ConnectOptions>(
   options: T | undefined,
 ): T {
-  return checkTlsTimeouts(
-    checkFields(options, {
-      signal: signalOption,
-      noDelay: booleanOption,
-      keepAlive: booleanOption,
-      tls: clientTlsOption,
-      tlsHandshakeTimeout: timeoutOption,
-      tlsShutdownTimeout: timeoutOption,
-    }),
-  );
+  return checkTlsTimeouts(checkFields(options, connectFields));
 }
 
 /** Checks a {@linkcode SocketConnectOptions} (and returns it, with whatever else it holds). */
 export function checkSocketConnectOptions<T extends SocketConnectOptions>(
   options: T,
 ): T {
-  const opts = checkFields(options, {
-    conn: connOption,
-    signal: signalOption,
-    noDelay: booleanOption,
-    keepAlive: booleanOption,
-    tls: clientTlsOption,
-    tlsHandshakeTimeout: timeoutOption,
-    tlsShutdownTimeout: timeoutOption,
-  });
+  const opts = checkFields(options, { conn: connOption, ...connectFields });
   return checkAdoptOptions(opts, opts.conn);
 }
 
@@ -428,17 +449,13 @@ export function checkAcceptedSocketOptions<T extends AcceptedSocketOptions>(
   options: T | undefined,
   conn: Deno.Conn,
 ): T {
-  return checkAdoptOptions(
-    checkFields(options, {
-      signal: signalOption,
-      noDelay: booleanOption,
-      keepAlive: booleanOption,
-      tls: serverTlsOption,
-      tlsHandshakeTimeout: timeoutOption,
-      tlsShutdownTimeout: timeoutOption,
-    }),
-    conn,
-  );
+  const opts = checkFields(options, {
+    signal: signalOption,
+    ...socketFields,
+    tls: serverTlsOption,
+    ...timeoutFields,
+  });
+  return checkAdoptOptions(opts, conn);
 }
 
 /**
@@ -468,12 +485,10 @@ export function checkServerOptions<T extends ServerOptions>(
       backlog: backlogOption,
       reusePort: booleanOption,
       startServing: booleanOption,
-      noDelay: booleanOption,
-      keepAlive: booleanOption,
+      ...socketFields,
       signal: signalOption,
       tls: serverTlsOption,
-      tlsHandshakeTimeout: timeoutOption,
-      tlsShutdownTimeout: timeoutOption,
+      ...timeoutFields,
     }),
   );
 }
@@ -520,4 +535,213 @@ export function checkWaitOptions(
   const signal = checkOptions(options).signal;
   checkSignal(signal);
   return signal;
+}
+
+// ---- UDP addresses ----------------------------------------------------------------
+
+/** The longest UDP payload over IPv4: 65,535 less the IP and UDP headers. */
+export const MAX_DATAGRAM_IPV4 = 65507;
+/** The longest UDP payload over IPv6 (without jumbograms): 65,535 less the UDP header. */
+export const MAX_DATAGRAM_IPV6 = 65527;
+
+/** Parses a dotted-quad IPv4 address; `null` if `text` is not one. */
+export function parseIPv4(text: string): number[] | null {
+  const parts = text.split(".");
+  if (parts.length !== 4) return null;
+  const bytes: number[] = [];
+  for (const part of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
+    const n = Number(part);
+    if (n > 255) return null;
+    bytes.push(n);
+  }
+  return bytes;
+}
+
+/** Parses an IPv6 address (a `%zone` suffix allowed) into 16 bytes; `null` if `text` is not one. */
+function parseIPv6(text: string): number[] | null {
+  const zone = text.indexOf("%");
+  if (zone === 0 || zone === text.length - 1) return null;
+  const addr = zone > 0 ? text.slice(0, zone) : text;
+  const halves = addr.split("::");
+  if (halves.length > 2) return null;
+  const groups = (part: string, last: boolean): number[] | null => {
+    if (part === "") return [];
+    const out: number[] = [];
+    const items = part.split(":");
+    for (const [i, item] of items.entries()) {
+      if (last && i === items.length - 1 && item.includes(".")) {
+        const v4 = parseIPv4(item);
+        if (!v4) return null;
+        out.push(v4[0]! << 8 | v4[1]!, v4[2]! << 8 | v4[3]!);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(item)) {
+        out.push(parseInt(item, 16));
+      } else return null;
+    }
+    return out;
+  };
+  const head = groups(halves[0]!, halves.length === 1);
+  if (!head) return null;
+  let all: number[];
+  if (halves.length === 1) {
+    if (head.length !== 8) return null;
+    all = head;
+  } else {
+    const tail = groups(halves[1]!, true);
+    if (!tail || head.length + tail.length > 7) return null;
+    all = [
+      ...head,
+      ...new Array<number>(8 - head.length - tail.length).fill(0),
+      ...tail,
+    ];
+  }
+  return all.flatMap((g) => [g >> 8, g & 0xff]);
+}
+
+/** 4 for an IPv4 address, 6 for an IPv6 one, 0 for anything else (a host name). */
+export function ipVersion(hostname: string): 0 | 4 | 6 {
+  if (parseIPv4(hostname)) return 4;
+  if (parseIPv6(hostname)) return 6;
+  return 0;
+}
+
+/**
+ * A canonical form of an IP address, to compare two spellings: IPv4
+ * dotted-quad, IPv6 as eight hex groups, an IPv4-mapped IPv6 address
+ * (`::ffff:a.b.c.d`) as its IPv4 address. Host names come back as given.
+ */
+export function ipKey(hostname: string): string {
+  const v6 = parseIPv6(hostname);
+  if (!v6) return parseIPv4(hostname)?.join(".") ?? hostname;
+  const mapped = v6.slice(0, 10).every((b) => b === 0) && v6[10] === 0xff &&
+    v6[11] === 0xff;
+  if (mapped) return v6.slice(12).join(".");
+  const out: string[] = [];
+  for (let i = 0; i < 16; i += 2) {
+    out.push((v6[i]! << 8 | v6[i + 1]!).toString(16));
+  }
+  return out.join(":");
+}
+
+/** Whether `hostname` is a multicast address (224.0.0.0/4, ff00::/8) of `family`. */
+export function isMulticast(hostname: string, family: DatagramFamily): boolean {
+  if (family === "ipv4") {
+    const v4 = parseIPv4(hostname);
+    return v4 !== null && v4[0]! >= 224 && v4[0]! <= 239;
+  }
+  return parseIPv6(hostname)?.[0] === 0xff;
+}
+
+/**
+ * Whether an IPv6 endpoint's datagrams to `hostname` go over IPv4: an
+ * IPv4 address, or an IPv4-mapped IPv6 one (`::ffff:a.b.c.d`).
+ */
+export function overIPv4(hostname: string): boolean {
+  return hostname.includes(".") && ipVersion(ipKey(hostname)) === 4;
+}
+
+/** The family a literal address belongs to, or `undefined` for a host name. */
+export function familyOf(hostname: string): DatagramFamily | undefined {
+  const version = ipVersion(hostname);
+  return version === 4 ? "ipv4" : version === 6 ? "ipv6" : undefined;
+}
+
+/** `"IPv4"` or `"IPv6"`, for messages. */
+export function familyName(family: DatagramFamily): string {
+  return family === "ipv4" ? "IPv4" : "IPv6";
+}
+
+/**
+ * Throws unless `value` is a {@linkcode DatagramAddress}: an object with a
+ * non-empty `hostname` string and a `port` from 0 (only where `portZero`) to
+ * 65535.
+ *
+ * @param name The argument's name for messages (`options.localAddr`, `addr`).
+ */
+export function checkDatagramAddress(
+  value: unknown,
+  name: string,
+  portZero: boolean,
+): asserts value is DatagramAddress {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(
+      `${name} must be an object { hostname, port }, got ${describe(value)}`,
+    );
+  }
+  const addr = value as Partial<DatagramAddress>;
+  checkString(addr.hostname, `${name}.hostname`);
+  if (addr.hostname.length === 0) {
+    throw new RangeError(`${name}.hostname must not be empty`);
+  }
+  checkPort(addr.port, `${name}.port`);
+  if (addr.port === 0 && !portZero) {
+    throw new RangeError(
+      `${name}.port must be from 1 to 65535 to send to, got 0`,
+    );
+  }
+}
+
+/**
+ * Checks a {@linkcode DatagramEndpointOptions} (and returns it, with
+ * whatever else it holds): every option's type and range, that the
+ * literal addresses agree with `family` and with each other, and that the
+ * family can be known.
+ *
+ * @throws {TypeError} If an option has the wrong type.
+ * @throws {RangeError} If an option is out of range, the families
+ * disagree, none of `localAddr`, `remoteAddr` and `family` is given, or
+ * `reusePort` is `true` (Deno cannot set it on UDP sockets).
+ */
+export function checkDatagramEndpointOptions<
+  T extends DatagramEndpointOptions,
+>(options: T | undefined): T {
+  const opts = checkOptions(options);
+  if (opts.localAddr !== undefined) {
+    checkDatagramAddress(opts.localAddr, "options.localAddr", true);
+  }
+  if (opts.remoteAddr !== undefined) {
+    checkDatagramAddress(opts.remoteAddr, "options.remoteAddr", false);
+  }
+  if (opts.family !== undefined) {
+    checkString(opts.family, "options.family");
+    if (opts.family !== "ipv4" && opts.family !== "ipv6") {
+      throw new RangeError(
+        `options.family must be "ipv4" or "ipv6", got ${describe(opts.family)}`,
+      );
+    }
+  }
+  checkBoolean(opts.reuseAddr, "options.reuseAddr");
+  checkBoolean(opts.reusePort, "options.reusePort");
+  checkBoolean(opts.allowBroadcast, "options.allowBroadcast");
+  checkSignal(opts.signal);
+  if (opts.reusePort) {
+    throw new RangeError(
+      "options.reusePort is not supported: Deno cannot set SO_REUSEPORT on a UDP socket (node:dgram and Deno.listenDatagram both ignore it)",
+    );
+  }
+  if (
+    opts.localAddr === undefined && opts.remoteAddr === undefined &&
+    opts.family === undefined
+  ) {
+    throw new RangeError(
+      "createDatagramEndpoint needs options.localAddr, options.remoteAddr or options.family",
+    );
+  }
+  let family = opts.family;
+  let from = "options.family";
+  for (const key of ["localAddr", "remoteAddr"] as const) {
+    const addr = opts[key];
+    const literal = addr && familyOf(addr.hostname);
+    if (!literal) continue;
+    if (family !== undefined && literal !== family) {
+      throw new RangeError(
+        `options.${key}.hostname is an ${
+          familyName(literal)
+        } address (${addr.hostname}) but ${from} is ${familyName(family)}`,
+      );
+    }
+    family = literal;
+    from = `options.${key}.hostname`;
+  }
+  return opts;
 }

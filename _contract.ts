@@ -48,10 +48,12 @@
 export class BaseProtocol {
   /**
    * Called once when the connection is made, before any other callback.
+   * Subclasses narrow the type: a `Protocol` gets a {@linkcode Transport},
+   * a `DatagramProtocol` a `DatagramTransport`.
    *
    * @param transport The transport of the new connection; keep it to write.
    */
-  connectionMade(transport: Transport): void {
+  connectionMade(transport: BaseTransport): void {
     void transport;
   }
 
@@ -196,13 +198,53 @@ export abstract class BufferedProtocol extends BaseProtocol {
 }
 
 /**
+ * What every transport offers, stream or datagram: asyncio's
+ * `BaseTransport`, with `abort()` and the write-buffer watermarks (which
+ * asyncio puts on its write and datagram transports), since every
+ * transport here has both.
+ */
+export interface BaseTransport {
+  /** Closes the transport (after sending what is buffered); `connectionLost` follows. Idempotent. */
+  close(): void;
+  /** Closes at once, dropping what is buffered; `connectionLost` follows. Idempotent. */
+  abort(): void;
+  /** Whether the transport is closing or closed. */
+  isClosing(): boolean;
+  /** Bytes buffered and not yet accepted by the operating system. */
+  getWriteBufferSize(): number;
+  /** The watermarks as `[low, high]`; default `[16384, 65536]`. */
+  getWriteBufferLimits(): [low: number, high: number];
+  /**
+   * Sets the watermarks. `pauseWriting` is called when the buffer rises above
+   * `high`, `resumeWriting` when it has fallen to `low`, once per crossing.
+   * Defaults as asyncio: `high` is 64 KiB (or `4 * low`), `low` is
+   * `high / 4`.
+   *
+   * @throws {TypeError} If a limit is not a number.
+   * @throws {RangeError} Unless `high >= low >= 0`, integers.
+   */
+  setWriteBufferLimits(high?: number, low?: number): void;
+  /**
+   * Information about the connection or endpoint by name (`"peername"`,
+   * `"sockname"`, `"socket"`, …).
+   *
+   * @returns The value, or `defaultValue` for an unknown name.
+   */
+  getExtraInfo(name: string, defaultValue?: unknown): unknown;
+  /** The protocol the transport calls. */
+  getProtocol(): BaseProtocol;
+  /** Replaces the protocol the transport calls from now on. */
+  setProtocol(protocol: BaseProtocol): void;
+}
+
+/**
  * A bidirectional byte stream: what a protocol writes to and controls.
  *
  * Writes never block and never throw for a closed peer; flow control is by
  * watermarks on the write buffer, signalled to the protocol with
  * `pauseWriting`/`resumeWriting`.
  */
-export interface Transport {
+export interface Transport extends BaseTransport {
   /**
    * Queues `data` to be sent. The bytes are copied: the caller may reuse
    * `data` at once. Once the transport is closing (after `close()`, `abort()`
@@ -235,8 +277,6 @@ export interface Transport {
   close(): void;
   /** Closes at once, dropping the write buffer; `connectionLost(null)` follows. Idempotent. */
   abort(): void;
-  /** Whether the transport is closing or closed. */
-  isClosing(): boolean;
   /**
    * Stops delivering data until `resumeReading()`. Nothing is lost or
    * reordered, including a read already in flight.
@@ -246,18 +286,6 @@ export interface Transport {
   resumeReading(): void;
   /** Whether the transport is delivering data (not paused, closing, or past EOF). */
   isReading(): boolean;
-  /** Bytes queued and not yet accepted by the operating system. */
-  getWriteBufferSize(): number;
-  /** The watermarks as `[low, high]`; default `[16384, 65536]`. */
-  getWriteBufferLimits(): [low: number, high: number];
-  /**
-   * Sets the watermarks. `pauseWriting` is called when the buffer rises above
-   * `high`, `resumeWriting` when it has fallen to `low`. Defaults as asyncio:
-   * `high` is 64 KiB (or `4 * low`), `low` is `high / 4`.
-   *
-   * @throws {RangeError} Unless `high >= low >= 0`.
-   */
-  setWriteBufferLimits(high?: number, low?: number): void;
   /**
    * Information about the connection: `"peername"` (the remote `Deno.Addr`),
    * `"sockname"` (the local `Deno.Addr`), `"socket"` (the `Deno.Conn`), and on
@@ -271,10 +299,6 @@ export interface Transport {
    * @returns The value, or `defaultValue` for an unknown name.
    */
   getExtraInfo(name: string, defaultValue?: unknown): unknown;
-  /** The protocol the transport calls. */
-  getProtocol(): BaseProtocol;
-  /** Replaces the protocol the transport calls from now on. */
-  setProtocol(protocol: BaseProtocol): void;
 }
 
 /** Options of a TLS client connection. */
@@ -554,4 +578,369 @@ export interface UnixConnectOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+}
+
+// ---- UDP ---------------------------------------------------------------------
+
+/**
+ * A UDP address: an IP address or a host name, and a port. A `Deno.NetAddr`
+ * is one too (its `transport` is ignored), so the `addr` that
+ * `datagramReceived` gets and the `sockname` of an endpoint can be passed
+ * back as they are.
+ *
+ * @example An endpoint's sockname is an address to send to
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { createDatagramEndpoint, DatagramProtocol, type DatagramAddress } from "@aio/net/datagram";
+ *
+ * class Inbox extends DatagramProtocol {
+ *   readonly got = Promise.withResolvers<string>();
+ *   readonly lost = Promise.withResolvers<void>();
+ *   override datagramReceived(data: Uint8Array): void {
+ *     this.got.resolve(new TextDecoder().decode(data));
+ *   }
+ *   override connectionLost(): void {
+ *     this.lost.resolve();
+ *   }
+ * }
+ * const local: DatagramAddress = { hostname: "127.0.0.1", port: 0 };
+ * const [receiver, inbox] = await createDatagramEndpoint(() => new Inbox(), { localAddr: local });
+ * const [sender, outbox] = await createDatagramEndpoint(() => new Inbox(), { localAddr: local });
+ * sender.sendto(new TextEncoder().encode("hi"), receiver.getExtraInfo("sockname") as Deno.NetAddr);
+ * assertEquals(await inbox.got.promise, "hi");
+ * receiver.close();
+ * sender.close();
+ * await Promise.all([inbox.lost.promise, outbox.lost.promise]);
+ * ```
+ */
+export interface DatagramAddress {
+  /** An IPv4 or IPv6 address, or a host name to resolve. */
+  hostname: string;
+  /** The port, 0 to 65535 (0 picks a free one when binding). */
+  port: number;
+}
+
+/**
+ * The address families a datagram endpoint can have: asyncio's `family`.
+ *
+ * @example Bind a host name in one family
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { createDatagramEndpoint, DatagramProtocol, type DatagramFamily } from "@aio/net/datagram";
+ *
+ * const family: DatagramFamily = "ipv4";
+ * const lost = Promise.withResolvers<void>();
+ * class Quiet extends DatagramProtocol {
+ *   override connectionLost(): void {
+ *     lost.resolve();
+ *   }
+ * }
+ * const [transport] = await createDatagramEndpoint(() => new Quiet(), {
+ *   localAddr: { hostname: "localhost", port: 0 },
+ *   family,
+ * });
+ * assertEquals((transport.getExtraInfo("sockname") as Deno.NetAddr).hostname, "127.0.0.1");
+ * transport.close();
+ * await lost.promise;
+ * ```
+ */
+export type DatagramFamily = "ipv4" | "ipv6";
+
+/**
+ * Options of `createDatagramEndpoint`: asyncio's `create_datagram_endpoint`
+ * arguments.
+ *
+ * @example A connected endpoint hears only its peer
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { createDatagramEndpoint, DatagramProtocol, type DatagramEndpointOptions } from "@aio/net/datagram";
+ *
+ * class Inbox extends DatagramProtocol {
+ *   readonly texts: string[] = [];
+ *   readonly got = Promise.withResolvers<void>();
+ *   readonly lost = Promise.withResolvers<void>();
+ *   override datagramReceived(data: Uint8Array): void {
+ *     this.texts.push(new TextDecoder().decode(data));
+ *     this.got.resolve();
+ *   }
+ *   override connectionLost(): void {
+ *     this.lost.resolve();
+ *   }
+ * }
+ * const here = { localAddr: { hostname: "127.0.0.1", port: 0 } };
+ * const [peer, peerInbox] = await createDatagramEndpoint(() => new Inbox(), here);
+ * const [stranger, strangerInbox] = await createDatagramEndpoint(() => new Inbox(), here);
+ * const options: DatagramEndpointOptions = {
+ *   ...here,
+ *   remoteAddr: peer.getExtraInfo("sockname") as Deno.NetAddr,
+ * };
+ * const [client, inbox] = await createDatagramEndpoint(() => new Inbox(), options);
+ * const clientAddr = client.getExtraInfo("sockname") as Deno.NetAddr;
+ * stranger.sendto(new TextEncoder().encode("from a stranger"), clientAddr);
+ * stranger.sendto(new TextEncoder().encode("to the peer"), options.remoteAddr!);
+ * await peerInbox.got.promise; // the stranger's first datagram went out before
+ * peer.sendto(new TextEncoder().encode("from the peer"), clientAddr);
+ * await inbox.got.promise;
+ * assertEquals(inbox.texts, ["from the peer"]);
+ * for (const t of [peer, stranger, client]) t.close();
+ * await Promise.all([peerInbox, strangerInbox, inbox].map((p) => p.lost.promise));
+ * ```
+ */
+export interface DatagramEndpointOptions {
+  /**
+   * Where to bind: asyncio's `local_addr`. Port 0 picks a free port. Left
+   * out, the endpoint binds a free port on every interface of its family
+   * (`0.0.0.0` or `::`), as the operating system does for a socket that
+   * sends without binding.
+   *
+   * @default {undefined}
+   */
+  localAddr?: DatagramAddress;
+  /**
+   * The peer: asyncio's `remote_addr`. The endpoint is then connected:
+   * `sendto(data)` sends there (and `sendto` with an address throws), and
+   * datagrams from any other address are dropped. With `allowBroadcast`,
+   * as in asyncio, the endpoint is not connected: `remoteAddr` is only
+   * where `sendto(data)` sends (a broadcast address, say), and datagrams
+   * from anywhere are delivered.
+   *
+   * @default {undefined}
+   */
+  remoteAddr?: DatagramAddress;
+  /**
+   * The address family. Left out, it is the family of `localAddr`, else of
+   * `remoteAddr` (host names are resolved to find it). One of `localAddr`,
+   * `remoteAddr` and `family` must be given.
+   *
+   * @default {undefined}
+   */
+  family?: DatagramFamily;
+  /**
+   * Sets `SO_REUSEADDR` before binding, so that other sockets with this
+   * option can bind the same address and port. On Linux only one of them
+   * gets each unicast datagram (the one bound last, in our measurements),
+   * so another process can take a port's traffic: asyncio dropped this
+   * option for that reason. Use it only where every socket on the port is
+   * yours (multicast receivers, say).
+   *
+   * @default {false}
+   */
+  reuseAddr?: boolean;
+  /**
+   * `SO_REUSEPORT` (asyncio's `reuse_port`). Deno 2.9 cannot set it on a
+   * UDP socket (`node:dgram` and `Deno.listenDatagram` both ignore it), so
+   * `true` is refused with a `RangeError` rather than ignored, as asyncio
+   * refuses it where the platform lacks it.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
+  /**
+   * Sets `SO_BROADCAST`, which sending to a broadcast address needs
+   * (asyncio's `allow_broadcast`). Without it such a send fails with
+   * `errorReceived(Deno.errors.PermissionDenied)`.
+   *
+   * @default {false}
+   */
+  allowBroadcast?: boolean;
+  /**
+   * Aborts the creation (name resolution, binding): the promise rejects
+   * with `signal.reason` and the socket is closed. It has no effect once
+   * the endpoint is made.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * What a datagram endpoint sends and controls: asyncio's
+ * `DatagramTransport`.
+ *
+ * `sendto` never blocks and never waits: datagrams are queued and sent one
+ * at a time, in order. The queue is the write buffer; its size in bytes
+ * drives `pauseWriting`/`resumeWriting` by the watermarks, as on a stream
+ * transport.
+ *
+ * @example Stop producing while the queue is above the high watermark
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { createDatagramEndpoint, DatagramProtocol, type DatagramTransport } from "@aio/net/datagram";
+ *
+ * class Producer extends DatagramProtocol {
+ *   paused = false;
+ *   readonly resumed = Promise.withResolvers<void>();
+ *   readonly lost = Promise.withResolvers<void>();
+ *   override pauseWriting(): void {
+ *     this.paused = true;
+ *   }
+ *   override resumeWriting(): void {
+ *     this.paused = false;
+ *     this.resumed.resolve();
+ *   }
+ *   override connectionLost(): void {
+ *     this.lost.resolve();
+ *   }
+ * }
+ * const here = { localAddr: { hostname: "127.0.0.1", port: 0 } };
+ * const [sink, sinkProtocol] = await createDatagramEndpoint(() => new Producer(), here);
+ * const [transport, producer]: [DatagramTransport, Producer] = await createDatagramEndpoint(
+ *   () => new Producer(),
+ *   { ...here, remoteAddr: sink.getExtraInfo("sockname") as Deno.NetAddr },
+ * );
+ * transport.setWriteBufferLimits(4096);
+ * while (!producer.paused) transport.sendto(new Uint8Array(1024));
+ * assertEquals(transport.getWriteBufferSize(), 5120); // just above 4096
+ * await producer.resumed.promise; // the queue fell to the low watermark (1024)
+ * transport.close();
+ * sink.close();
+ * await Promise.all([producer.lost.promise, sinkProtocol.lost.promise]);
+ * ```
+ */
+export interface DatagramTransport extends BaseTransport {
+  /**
+   * Queues one datagram. The bytes are copied: the caller may reuse `data`
+   * at once. It is sent whole, as one datagram, or not at all; an empty
+   * `data` is an empty datagram. A send that the operating system refuses
+   * is reported to the protocol's `errorReceived` (the endpoint stays
+   * open). Once the endpoint is closing (after `close()`, `abort()` or a
+   * fatal error), datagrams are dropped, with a warning logged for the
+   * sixth dropped one and every one after it.
+   *
+   * @param data The datagram.
+   * @param addr Where to send it; must be left out on an endpoint made with
+   * `remoteAddr` (it sends there), and given on any other.
+   * @throws {TypeError} If `data` is not a `Uint8Array`, `addr` is not an
+   * address, or `addr` is missing on an endpoint without `remoteAddr`.
+   * @throws {RangeError} If `data` is longer than a UDP datagram can be
+   * (65,507 bytes over IPv4, 65,527 over IPv6), or `addr` is out of range
+   * or an IPv6 address on an IPv4 endpoint.
+   * @throws {Error} If `addr` is given on an endpoint made with `remoteAddr`.
+   */
+  sendto(data: Uint8Array, addr?: DatagramAddress): void;
+  /**
+   * Closes the endpoint after sending the queued datagrams. Delivery stops
+   * at once; `connectionLost(null)` follows once the socket is closed.
+   * Idempotent.
+   */
+  close(): void;
+  /**
+   * Closes at once, dropping the queued datagrams: delivery stops, the
+   * write buffer is empty, `isClosing()` is true. `connectionLost(null)`
+   * follows once the datagram already handed to the engine, if any, is
+   * sent and the socket is closed. Idempotent.
+   */
+  abort(): void;
+  /**
+   * Information about the endpoint: `"sockname"` (the local
+   * `Deno.NetAddr`), `"peername"` (the `remoteAddr`, resolved, as a
+   * `Deno.NetAddr`; `defaultValue` without one) and `"socket"` (the
+   * `node:dgram` `Socket` underneath, for options this API lacks, such as
+   * `setTTL` or `setMulticastInterface`; do not send, receive or close
+   * through it).
+   *
+   * @returns The value, or `defaultValue` for an unknown name.
+   */
+  getExtraInfo(name: string, defaultValue?: unknown): unknown;
+  /** The protocol the endpoint calls. */
+  getProtocol(): DatagramProtocol;
+  /**
+   * Replaces the protocol the endpoint calls from now on.
+   *
+   * @throws {TypeError} If `protocol` is not an object.
+   */
+  setProtocol(protocol: DatagramProtocol): void;
+  /**
+   * Joins a multicast group (`IP_ADD_MEMBERSHIP`), on the interface with
+   * the address `iface`, or one the system picks.
+   *
+   * @param group A multicast address of the endpoint's family.
+   * @param iface The interface's address (IPv4), or its address, name or
+   * `address%zone` (IPv6).
+   * @throws {TypeError} If an argument is not a string.
+   * @throws {RangeError} If `group` is not a multicast address of the
+   * endpoint's family, or `iface` is not an IPv4 address on an IPv4
+   * endpoint.
+   * @throws {Error} If the endpoint is closing, or the system refuses
+   * (Deno reports every refusal as `EINVAL`).
+   */
+  addMembership(group: string, iface?: string): void;
+  /**
+   * Leaves a multicast group joined with `addMembership`.
+   *
+   * @throws {TypeError} If an argument is not a string.
+   * @throws {RangeError} As for `addMembership`.
+   * @throws {Error} If the endpoint is closing, or the group was not joined
+   * (Deno reports it as `EINVAL`).
+   */
+  dropMembership(group: string, iface?: string): void;
+}
+
+/**
+ * A protocol for a datagram endpoint: asyncio's `DatagramProtocol`.
+ *
+ * The endpoint calls it in this order:
+ *
+ * ```text
+ * start -> connectionMade [-> datagramReceived | errorReceived]* -> connectionLost -> end
+ * ```
+ *
+ * One datagram in is one `datagramReceived` out: datagrams are never
+ * merged or split. `pauseWriting`/`resumeWriting` come in pairs, when the
+ * queue of datagrams to send crosses the watermarks. A callback that
+ * throws is logged; the endpoint is then aborted and `connectionLost`
+ * receives the error. Nothing is called after `connectionLost`.
+ *
+ * @example Count the datagrams
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { DatagramProtocol } from "@aio/net/datagram";
+ *
+ * class Counter extends DatagramProtocol {
+ *   count = 0;
+ *   override datagramReceived(_data: Uint8Array, _addr: Deno.NetAddr): void {
+ *     this.count++;
+ *   }
+ * }
+ * const counter = new Counter();
+ * counter.datagramReceived(new Uint8Array(3), { transport: "udp", hostname: "127.0.0.1", port: 9 });
+ * assertEquals(counter.count, 1);
+ * ```
+ */
+export class DatagramProtocol extends BaseProtocol {
+  /**
+   * Called once when the endpoint is ready, before any other callback.
+   *
+   * @param transport The endpoint's transport; keep it to send.
+   */
+  override connectionMade(transport: DatagramTransport): void {
+    void transport;
+  }
+
+  /**
+   * Called with each datagram received, whole.
+   *
+   * @param data The datagram's bytes; the protocol's to keep.
+   * @param addr Where it came from (an IPv4 sender appears as
+   * `::ffff:a.b.c.d` on a dual-stack IPv6 endpoint).
+   */
+  datagramReceived(data: Uint8Array, addr: Deno.NetAddr): void {
+    void data;
+    void addr;
+  }
+
+  /**
+   * Called when a send or a receive failed; the endpoint stays open.
+   * Errors are Deno's classes where the cause is known:
+   * `Deno.errors.PermissionDenied` (a broadcast address without
+   * `allowBroadcast`), `Deno.errors.NotCapable` (no `--allow-net` for the
+   * address), `Deno.errors.NotFound` (a host name that does not resolve),
+   * `Deno.errors.ConnectionRefused` (an ICMP "port unreachable" on a
+   * connected endpoint; Deno 2.9's engine never reports those).
+   *
+   * @param exc The error; the engine's own error is its `cause`.
+   */
+  errorReceived(exc: Error): void {
+    void exc;
+  }
 }

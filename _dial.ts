@@ -23,11 +23,11 @@ import {
   type TlsSide,
 } from "./_tls.ts";
 import {
-  type BaseTransport,
   closeQuietly,
   makeProtocol,
   setSocketOptions,
   SocketTransport,
+  type StreamTransport,
   unknownTls,
 } from "./_transport.ts";
 
@@ -41,7 +41,7 @@ import {
  */
 async function openTransport<P extends BaseProtocol>(
   protocolFactory: () => P,
-  dial: (signal: AbortSignal | undefined) => Promise<BaseTransport>,
+  dial: (signal: AbortSignal | undefined) => Promise<StreamTransport>,
   signal: AbortSignal | undefined,
 ): Promise<[Transport, P]> {
   signal?.throwIfAborted();
@@ -69,7 +69,7 @@ async function dialTcp(
   port: number,
   opts: ConnectOptions,
   signal: AbortSignal | undefined,
-): Promise<BaseTransport> {
+): Promise<StreamTransport> {
   if (opts.tls) await loadTlsEngine();
   const conn = await Deno.connect({
     hostname: host,
@@ -96,7 +96,7 @@ async function handshaken(
   conn: Deno.Conn,
   side: TlsSide,
   signal: AbortSignal | undefined,
-): Promise<BaseTransport> {
+): Promise<StreamTransport> {
   const transport = openTls(conn, side);
   await transport.handshake(signal);
   return transport;
@@ -112,7 +112,7 @@ async function adopt(
   opts: SocketConnectOptions | AcceptedSocketOptions,
   serverSide: boolean,
   signal: AbortSignal | undefined,
-): Promise<BaseTransport> {
+): Promise<StreamTransport> {
   try {
     setSocketOptions(conn, opts);
   } catch (err) {

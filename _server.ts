@@ -17,12 +17,12 @@ import { bindTcp, bindUnix, type Bound } from "./_bind.ts";
 import { logger } from "./_log.ts";
 import { loadTlsEngine, openTls, type TlsSide } from "./_tls.ts";
 import {
-  type BaseTransport,
   closeQuietly,
   formatAddr,
   makeProtocol,
   setSocketOptions,
   SocketTransport,
+  type StreamTransport,
   type TransportOwner,
 } from "./_transport.ts";
 
@@ -94,9 +94,9 @@ export class Server implements AsyncDisposable {
   #beforeClose: (() => void) | undefined;
   #afterClose: (() => void) | undefined;
   /** The connections being served. */
-  #transports = new Set<BaseTransport>();
+  #transports = new Set<StreamTransport>();
   /** TLS connections whose handshake is not done: no protocol yet. */
-  #handshaking = new Set<BaseTransport>();
+  #handshaking = new Set<StreamTransport>();
   #serving = false;
   #closed = false;
   /** Accept loops still running: each holds its listener's socket open. */
@@ -273,7 +273,7 @@ export class Server implements AsyncDisposable {
     for (const waiter of waiters) waiter.resolve();
   }
 
-  #detach(transport: BaseTransport): void {
+  #detach(transport: StreamTransport): void {
     this.#transports.delete(transport);
     this.#handshaking.delete(transport);
     this.#maybeWake();
@@ -353,7 +353,7 @@ export class Server implements AsyncDisposable {
    * Makes the connection's protocol and starts it (a `connectionMade` that
    * throws is logged by the transport, which aborts).
    */
-  #serve(transport: BaseTransport): void {
+  #serve(transport: StreamTransport): void {
     let protocol: BaseProtocol;
     try {
       protocol = makeProtocol(this.#protocolFactory);

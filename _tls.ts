@@ -40,10 +40,10 @@ import type {
 } from "./_contract.ts";
 import { abortable, withTimeout } from "./_signal.ts";
 import {
-  BaseTransport,
   deliverData,
   isTls,
   SocketTransport,
+  StreamTransport,
   type TlsInfo,
   type TransportOwner,
   unknownTls,
@@ -176,7 +176,7 @@ function defaultHostname(transport: Transport): string | undefined {
 // ---- The TLS transport ---------------------------------------------------------
 
 /** The application's view of a TLS connection over another transport. */
-export class TlsTransport extends BaseTransport {
+export class TlsTransport extends StreamTransport {
   #raw: Transport;
   #socket: TLSSocket;
   #duplex: DuplexType;
@@ -369,7 +369,7 @@ export class TlsTransport extends BaseTransport {
   }
 
   /** The socket transport's buffer crossed a watermark. */
-  writingPaused(paused: boolean): void {
+  rawWritingPaused(paused: boolean): void {
     if (this.#lost || !this.#started) return;
     try {
       if (paused) this.protocol.pauseWriting();
@@ -502,12 +502,12 @@ export class TlsTransport extends BaseTransport {
   }
 
   /** The socket transport's watermarks, which govern this one. */
-  getWriteBufferLimits(): [low: number, high: number] {
+  override getWriteBufferLimits(): [low: number, high: number] {
     return this.#raw.getWriteBufferLimits();
   }
 
   /** Sets the socket transport's watermarks. */
-  setWriteBufferLimits(high?: number, low?: number): void {
+  override setWriteBufferLimits(high?: number, low?: number): void {
     this.#raw.setWriteBufferLimits(high, low);
   }
 
@@ -546,11 +546,11 @@ class TlsFeed {
   }
 
   pauseWriting(): void {
-    this.#tls.writingPaused(true);
+    this.#tls.rawWritingPaused(true);
   }
 
   resumeWriting(): void {
-    this.#tls.writingPaused(false);
+    this.#tls.rawWritingPaused(false);
   }
 }
 

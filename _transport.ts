@@ -1,6 +1,6 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
- * The transports. {@linkcode BaseTransport} holds what every transport does
+ * The transports. {@linkcode StreamTransport} holds what every transport does
  * the same way: the protocol, the write gate (`writeEof` state, dropped
  * writes and their warning), EOF handling, error logging, `getExtraInfo`
  * and the inspect string. Two transports build on it:
@@ -25,7 +25,6 @@ import {
   checkByteList,
   checkBytes,
   checkFactoryResult,
-  checkInteger,
   checkProtocolObject,
   toError,
 } from "./_checks.ts";
@@ -34,10 +33,10 @@ import {
   type SocketOptions,
   type Transport,
 } from "./_contract.ts";
+import { FlowControlled } from "./_flow_control.ts";
 import { isConnectionError, logCallbackError, logger } from "./_log.ts";
 
 /** Default high watermark of the write buffer (asyncio's). */
-const DEFAULT_HIGH = 64 * 1024;
 /** Reads start with a small buffer so an idle connection holds little memory. */
 const MIN_READ = 4 * 1024;
 /** A read that fills the buffer doubles it, up to this. */
@@ -107,7 +106,7 @@ export type AnyProtocol = BaseProtocol & {
 /** What a transport needs from whoever accepted it (a server). */
 export interface TransportOwner {
   /** Called once the transport has called `connectionLost`. */
-  detach(transport: BaseTransport): void;
+  detach(transport: StreamTransport): void;
 }
 
 /** Optional details of a socket transport. */
@@ -122,11 +121,12 @@ export interface TransportInit {
 
 /**
  * What both transports share. Subclasses own reading, writing and closing;
- * they hand the bytes to send to {@linkcode BaseTransport.send}, call
- * {@linkcode BaseTransport.handleEof} at the peer's EOF and
- * {@linkcode BaseTransport.reportError} before they fail.
+ * they hand the bytes to send to {@linkcode StreamTransport.send}, call
+ * {@linkcode StreamTransport.handleEof} at the peer's EOF and
+ * {@linkcode StreamTransport.reportError} before they fail.
  */
-export abstract class BaseTransport implements Transport {
+export abstract class StreamTransport extends FlowControlled
+  implements Transport {
   #protocol: AnyProtocol;
   #tls: TlsInfo | null;
   #owner: TransportOwner | undefined;
@@ -136,7 +136,7 @@ export abstract class BaseTransport implements Transport {
 
   /**
    * @param protocol The protocol, or `null` when it is made later and given
-   * to {@linkcode BaseTransport.start} (nothing is delivered until then).
+   * to {@linkcode StreamTransport.start} (nothing is delivered until then).
    * @param tls The TLS session, or `null` on a plain connection.
    * @param owner The server that accepted the connection, if any.
    */
@@ -145,6 +145,7 @@ export abstract class BaseTransport implements Transport {
     tls: TlsInfo | null,
     owner: TransportOwner | undefined,
   ) {
+    super();
     this.#protocol = (protocol ?? new BaseProtocol()) as AnyProtocol;
     this.#tls = tls;
     this.#owner = owner;
@@ -185,6 +186,10 @@ export abstract class BaseTransport implements Transport {
     return this.#protocol;
   }
 
+  protected flowProtocol(): BaseProtocol {
+    return this.#protocol;
+  }
+
   /** Whether `writeEof()` was called. */
   protected get eofWritten(): boolean {
     return this.#eofWritten;
@@ -199,8 +204,6 @@ export abstract class BaseTransport implements Transport {
 
   /** Starts delivering data to the protocol (after `start`). */
   protected abstract startReading(): void;
-  /** Logs `exc` and fails: the funnel's entry; `connectionLost(exc)` follows. */
-  protected abstract fatalError(exc: Error, message: string): void;
   /** Queues `parts` (`total > 0` bytes, already checked) for sending. */
   protected abstract send(parts: readonly Uint8Array[], total: number): void;
   /** Sends EOF once the buffer is flushed (`writeEof()` on a plain transport). */
@@ -215,9 +218,6 @@ export abstract class BaseTransport implements Transport {
   abstract pauseReading(): void;
   abstract resumeReading(): void;
   abstract isReading(): boolean;
-  abstract getWriteBufferSize(): number;
-  abstract getWriteBufferLimits(): [low: number, high: number];
-  abstract setWriteBufferLimits(high?: number, low?: number): void;
 
   // ---- Writing ---------------------------------------------------------------
 
@@ -383,7 +383,7 @@ export abstract class BaseTransport implements Transport {
 }
 
 /** The transport of one `Deno.Conn`. */
-export class SocketTransport extends BaseTransport {
+export class SocketTransport extends StreamTransport {
   #conn: Deno.Conn;
   /** The host name dialled, if this side dialled one (for `startTls`). */
   readonly host: string | undefined;
@@ -403,9 +403,6 @@ export class SocketTransport extends BaseTransport {
   #fillLen = 0;
   #bufferSize = 0;
   #writing = false;
-  #high = DEFAULT_HIGH;
-  #low = DEFAULT_HIGH / 4;
-  #protocolPaused = false;
 
   // Closing.
   #closing = false;
@@ -566,7 +563,7 @@ export class SocketTransport extends BaseTransport {
     }
     this.#bufferSize += total;
     if (!this.#writing) void this.#writeLoop();
-    this.#maybePauseProtocol();
+    this.maybePauseProtocol();
   }
 
   /** Takes the next piece to write: a full buffer, else the one being filled. */
@@ -600,9 +597,7 @@ export class SocketTransport extends BaseTransport {
           if (this.#lost) return;
           off += n;
           this.#bufferSize -= n;
-          if (this.#protocolPaused && this.#bufferSize <= this.#low) {
-            this.#resumeProtocol();
-          }
+          this.maybeResumeProtocol();
         }
         release(chunk);
       }
@@ -636,45 +631,9 @@ export class SocketTransport extends BaseTransport {
     });
   }
 
-  #maybePauseProtocol(): void {
-    if (this.#protocolPaused || this.#bufferSize <= this.#high) return;
-    this.#protocolPaused = true;
-    try {
-      this.protocol.pauseWriting();
-    } catch (err) {
-      this.#fatalError(toError(err), "Exception in pauseWriting()");
-    }
-  }
-
-  #resumeProtocol(): void {
-    this.#protocolPaused = false;
-    try {
-      this.protocol.resumeWriting();
-    } catch (err) {
-      this.#fatalError(toError(err), "Exception in resumeWriting()");
-    }
-  }
-
   /** Bytes not yet accepted by the operating system. */
   getWriteBufferSize(): number {
     return this.#bufferSize;
-  }
-
-  /** `[low, high]` watermarks. */
-  getWriteBufferLimits(): [low: number, high: number] {
-    return [this.#low, this.#high];
-  }
-
-  /** Sets the watermarks as asyncio does. */
-  setWriteBufferLimits(high?: number, low?: number): void {
-    if (high !== undefined) checkInteger(high, "high", 0);
-    if (low !== undefined) checkInteger(low, "low", 0);
-    const h = high ?? (low === undefined ? DEFAULT_HIGH : 4 * low);
-    const l = low ?? Math.floor(h / 4);
-    if (h < l) throw new RangeError(`high (${h}) must be at least low (${l})`);
-    this.#high = h;
-    this.#low = l;
-    this.#maybePauseProtocol();
   }
 
   // ---- Closing -----------------------------------------------------------
@@ -767,7 +726,7 @@ export function makeProtocol<P extends BaseProtocol>(
 
 /** Whether `transport` speaks TLS (one of ours with a TLS session). */
 export function isTls(transport: Transport): boolean {
-  return transport instanceof BaseTransport && transport.tls !== null;
+  return transport instanceof StreamTransport && transport.tls !== null;
 }
 
 /** Calls `getBuffer(sizehint)` and checks what it returns. */

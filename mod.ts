@@ -1,7 +1,8 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
  * Python asyncio's networking layer for Deno: transports and protocols,
- * streams, and Unix sockets, over one transport on `Deno.Conn`.
+ * streams, Unix sockets and TLS over one transport on `Deno.Conn`, and UDP
+ * datagram endpoints.
  *
  * @example Echo over the protocol API
  * ```ts
@@ -37,3 +38,4 @@
 export * from "./protocol.ts";
 export * from "./streams.ts";
 export * from "./unix.ts";
+export * from "./datagram.ts";

@@ -68,6 +68,7 @@ import { startTlsOn } from "./_tls.ts";
 export {
   type AcceptedSocketOptions,
   BaseProtocol,
+  type BaseTransport,
   BufferedProtocol,
   type ConnectOptions,
   Protocol,

@@ -7,6 +7,7 @@ import {
   assert,
   assertEquals,
   assertInstanceOf,
+  assertMatch,
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
@@ -439,4 +440,54 @@ Deno.test("examples: file_send pipes a file through writer.writable and reader.r
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("examples: the UDP echo pair of the asyncio documentation", async () => {
+  await using server = new ServerProcess("udp_echo_server.ts", NET, [
+    "--port",
+    "0",
+  ], /Serving on 127\.0\.0\.1:(\d+)/);
+  const port = (await server.ready)[1]!;
+  for (const words of [[], ["ping", "pong"]]) {
+    const { code, out } = await runExample("udp_echo_client.ts", NET, [
+      "--port",
+      port,
+      ...words,
+    ]);
+    assertEquals(code, 0, out);
+    const message = words.length ? words.join(" ") : "Hello World!";
+    assertEquals(out.trim().split("\n"), [
+      `Send: ${message}`,
+      `Received: ${message}`,
+      "Close the socket",
+      "Connection closed",
+    ]);
+  }
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0, stopped.out);
+  const lines = stopped.out.trim().split("\n");
+  assertEquals(lines.slice(0, 2), [
+    "Starting UDP server",
+    `Serving on 127.0.0.1:${port}`,
+  ]);
+  assertMatch(lines[2]!, /^Received "Hello World!" from 127\.0\.0\.1:\d+$/);
+  assertMatch(lines[3]!, /^Send "Hello World!" to 127\.0\.0\.1:\d+$/);
+  assertMatch(lines[4]!, /^Received "ping pong" from 127\.0\.0\.1:\d+$/);
+  assertEquals(lines.length, 6);
+});
+
+Deno.test("examples: the UDP echo client gives up when no server answers (Deno reports no ICMP error)", async () => {
+  // Port 9 is the discard port: whatever listens there (if anything) never answers.
+  const { code, out } = await runExample("udp_echo_client.ts", NET, [
+    "--port",
+    "9",
+    "--timeout",
+    "300",
+  ]);
+  assertEquals(code, 1, out);
+  assertEquals(out.trim().split("\n"), [
+    "Send: Hello World!",
+    "No reply within 300 ms: is the server running?",
+    "Connection closed",
+  ]);
 });
