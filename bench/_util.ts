@@ -17,12 +17,14 @@ export interface BenchFlags {
   tls: boolean;
   /** Run only the TLS echo table. */
   onlyTls: boolean;
+  /** Run the UDP echo table (full mode). */
+  udp: boolean;
 }
 
 /**
  * Parses `--quick`, `--rounds N`, `--duration S`, `--warmup S`,
  * `--no-extras`, `--only-extras`, `--connections N`, `--deno-client`,
- * `--no-tls`, `--only-tls`. (`--extras` is accepted and is the default
+ * `--no-tls`, `--only-tls`, `--no-udp`. (`--extras` is accepted and is the default
  * outside `--quick`.)
  */
 export function parseFlags(args: string[]): BenchFlags {
@@ -37,6 +39,7 @@ export function parseFlags(args: string[]): BenchFlags {
     denoClient: false,
     tls: true,
     onlyTls: false,
+    udp: true,
   };
   const number = (i: number): number => {
     const value = Number(args[i]);
@@ -67,6 +70,7 @@ export function parseFlags(args: string[]): BenchFlags {
     } else if (arg === "--deno-client") flags.denoClient = true;
     else if (arg === "--no-tls") flags.tls = false;
     else if (arg === "--only-tls") flags.onlyTls = true;
+    else if (arg === "--no-udp") flags.udp = false;
     else throw new TypeError(`Unknown flag ${arg}`);
   }
   if (flags.onlyTls && (flags.onlyExtras || !flags.tls)) {

@@ -27,7 +27,7 @@
  *
  * Usage: deno task bench [--quick] [--rounds N] [--duration S] [--warmup S]
  *                        [--no-extras] [--only-extras] [--connections N]
- *                        [--deno-client] [--no-tls] [--only-tls]
+ *                        [--deno-client] [--no-tls] [--only-tls] [--no-udp]
  *   --quick        one short round of three plain cells and one TLS cell,
  *                  Deno servers only (CI); prints the tables, leaves
  *                  results.md alone
@@ -37,6 +37,7 @@
  *   --no-tls       skip the TLS echo table
  *   --only-tls     run only the TLS echo table (printed, results.md left
  *                  alone)
+ *   --no-udp       skip the UDP echo table (bench/udp_echo.ts; full mode only)
  */
 import { benchPath, kib, parseFlags } from "./_util.ts";
 import { runFlowControl } from "./flow_control.ts";
@@ -413,6 +414,33 @@ async function measure(
   }
 }
 
+/** The UDP echo table: `bench/udp_echo.ts` in a process of its own, same rounds and duration. */
+async function udpTable(): Promise<string[]> {
+  const out = await new Deno.Command(deno, {
+    args: [
+      "run",
+      "-A",
+      benchPath("udp_echo.ts"),
+      "--rounds",
+      String(flags.rounds),
+      "--duration",
+      String(flags.duration),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) Deno.exitCode = 1;
+  return [
+    "## UDP echo",
+    "",
+    "Round trips of 1 KiB datagrams, 1 or 10 in flight, from a `Deno.listenDatagram` load client:",
+    "our endpoint against a raw `node:dgram` echo loop (the same engine: the baseline), a `Deno.listenDatagram`",
+    "loop (the other engine, which needs `--unstable-net`) and CPython asyncio's datagram echo.",
+    "",
+    ...new TextDecoder().decode(out.stdout).trim().split("\n"),
+  ];
+}
+
 async function extras(): Promise<string[]> {
   const flow = await runFlowControl();
   if (flow.some((line) => line.includes("OVER"))) Deno.exitCode = 1;
@@ -492,6 +520,9 @@ try {
       "At 100 KiB the raw loop waits at every turn for the client's delayed ACK (about 40 ms): `Deno.TlsConn` cannot",
       "set `TCP_NODELAY`, and a reply of more than one TLS record then stalls. The aio servers do not.",
     );
+  }
+  if (!flags.quick && !flags.onlyTls && flags.udp) {
+    lines.push("", ...await udpTable());
   }
   if (flags.extras && !flags.onlyTls) lines.push("", ...await extras());
   lines.push(
