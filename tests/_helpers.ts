@@ -240,3 +240,44 @@ export const tlsFiles = {
   ca: Deno.readTextFileSync(tlsFixture("ca.pem")),
   otherCa: Deno.readTextFileSync(tlsFixture("other_ca.pem")),
 };
+
+/**
+ * `promise`, or a rejection naming `what` once `ms` milliseconds have passed:
+ * a guard that turns an event that never comes into a failure instead of a
+ * hung test. It never waits for the event itself.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 5000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: still pending after ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `server`, whose `await using` disposal closes it and aborts its
+ * connections before waiting: a test that fails with a connection still
+ * open ends with its error instead of hanging in the cleanup.
+ */
+export function abortOnDispose(server: Server): Server {
+  return Object.assign(server, {
+    [Symbol.asyncDispose]: async () => {
+      server.close();
+      server.abortClients();
+      await server.waitClosed();
+    },
+  });
+}

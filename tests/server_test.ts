@@ -31,6 +31,24 @@ const { cert, key, ca } = tlsFiles;
  */
 const HOST = "127.0.0.53";
 
+/**
+ * A free port below Linux's ephemeral range (32768 and up): port 0 would
+ * pick from that range, where a client's connect or a port-0 bind of
+ * another test (one on every interface, say) could take a port just
+ * released here.
+ */
+function freePort(): number {
+  while (true) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    try {
+      Deno.listen({ hostname: HOST, port }).close();
+      return port;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AddrInUse)) throw err;
+    }
+  }
+}
+
 /** A kind of server whose address must be free again once it is closed. */
 interface Kind {
   name: string;
@@ -117,7 +135,11 @@ const kinds: Kind[] = [
   {
     name: "TCP",
     start: (port) =>
-      createServer(() => new TrackedEcho(), HOST, (port as number) ?? 0),
+      createServer(
+        () => new TrackedEcho(),
+        HOST,
+        (port as number) ?? freePort(),
+      ),
     address: portOf,
     echo: (server) =>
       echoOver(() =>
@@ -129,7 +151,7 @@ const kinds: Kind[] = [
   {
     name: "TLS",
     start: (port) =>
-      startServer(trackedStreamsEcho, HOST, (port as number) ?? 0, {
+      startServer(trackedStreamsEcho, HOST, (port as number) ?? freePort(), {
         tls: { cert, key },
       }),
     address: portOf,

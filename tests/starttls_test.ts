@@ -17,6 +17,7 @@ import {
   type Transport,
 } from "../mod.ts";
 import {
+  abortOnDispose,
   concatBytes,
   dec,
   delay,
@@ -89,10 +90,12 @@ async function upgradedRecorder(
 
 Deno.test("startTls: streams upgrade mid-stream on both sides; bytes before and after arrive intact", async () => {
   const log: string[] = [];
-  await using server = await startServer(
-    starttlsServer(log, { cert, key, alpnProtocols: ["imap"] }),
-    "127.0.0.1",
-    0,
+  await using server = abortOnDispose(
+    await startServer(
+      starttlsServer(log, { cert, key, alpnProtocols: ["imap"] }),
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("localhost", portOf(server));
   const plain = writer.transport;

@@ -423,3 +423,86 @@ Deno.test("reads spanning thousands of chunks survive the chunk list being compa
   assertEquals(rest[0], byte(1600));
   assertEquals(rest[2798], byte(2999));
 });
+
+Deno.test("readuntil past the limit without the separator reports consumed as where the search stopped, and keeps the data", async () => {
+  // asyncio: the search stops at len(buffer) + 1 - len(separator), since
+  // the last bytes may still be the start of a separator.
+  const reader = readerOf(["1234567"], { eof: false, limit: 5 });
+  const err = await reader.readuntil("\r\n").catch((e) => e);
+  assertInstanceOf(err, LimitOverrunError);
+  assert(err.message.includes("not found"), err.message);
+  assertEquals(err.consumed, 6);
+  assertEquals(dec(await reader.read(100)), "1234567");
+  // With several separators, the longest sets where the search stops.
+  const many = readerOf(["123456789012"], { eof: false, limit: 5 });
+  const err2 = await many.readuntil(["\n", "--END--"]).catch((e) => e);
+  assertInstanceOf(err2, LimitOverrunError);
+  assertEquals(err2.consumed, 6);
+});
+
+Deno.test("readuntil keeps waiting while the bytes searched are exactly at the limit", async () => {
+  const reader = readerOf(["12345"], { eof: false, limit: 5 });
+  const pending = reader.readuntil("\n");
+  reader.feedData(enc("\n"));
+  assertEquals(dec(await pending), "12345\n");
+  // A two-byte separator: with "12345\r" the search stops at 5, the limit.
+  const crlf = readerOf(["12345"], { eof: false, limit: 5 });
+  const pending2 = crlf.readuntil("\r\n");
+  crlf.feedData(enc("\r"));
+  crlf.feedData(enc("\n"));
+  assertEquals(dec(await pending2), "12345\r\n");
+  // One more byte without the separator is past the limit.
+  const over = readerOf(["12345"], { eof: false, limit: 5 });
+  const pending3 = over.readuntil("\n");
+  over.feedData(enc("6"));
+  const err = await pending3.catch((e) => e);
+  assertInstanceOf(err, LimitOverrunError);
+  assertEquals(err.consumed, 6);
+});
+
+Deno.test("feedData with an empty array does not wake a waiting read", async () => {
+  const reader = new StreamReader();
+  let settled = false;
+  const pending = reader.read(5).finally(() => (settled = true));
+  reader.feedData(new Uint8Array(0));
+  await tick(); // a negative check: the read must still be waiting
+  assertEquals(settled, false);
+  assertEquals(reader.atEof(), false);
+  reader.feedData(enc("x"));
+  assertEquals(dec(await pending), "x");
+});
+
+Deno.test("readline past the limit reports consumed as where the newline is (or the search stopped), before discarding", async () => {
+  const reader = readerOf(["aaaaaaaaaa\nbb\n"], { limit: 5 });
+  const err = await reader.readline().catch((e) => e);
+  assertInstanceOf(err, LimitOverrunError);
+  assertEquals(err.consumed, 10);
+  assertEquals(dec(await reader.readline()), "bb\n");
+  const noNewline = readerOf(["aaaaaaaaaaaaa"], { eof: false, limit: 5 });
+  const err2 = await noNewline.readline().catch((e) => e);
+  assertInstanceOf(err2, LimitOverrunError);
+  assertEquals(err2.consumed, 13);
+  assert(
+    Deno.inspect(noNewline).includes("{ 0 bytes"),
+    Deno.inspect(noNewline),
+  );
+});
+
+Deno.test("readexactly's IncompleteReadError holds every buffered byte as partial and n as expected, across chunks", async () => {
+  const reader = readerOf(["ab", "cd", "e"], { eof: false });
+  const pending = reader.readexactly(8);
+  reader.feedData(enc("f"));
+  reader.feedEof();
+  const err = await pending.catch((e) => e);
+  assertInstanceOf(err, IncompleteReadError);
+  assertEquals(dec(err.partial), "abcdef");
+  assertEquals(err.expected, 8);
+  assertEquals(err.message, "6 bytes read on a total of 8 expected bytes");
+  assertEquals(reader.atEof(), true);
+  // readuntil's: expected is null, partial is the whole buffer.
+  const until = readerOf(["no", " separator"]);
+  const err2 = await until.readuntil("\n").catch((e) => e);
+  assertInstanceOf(err2, IncompleteReadError);
+  assertEquals(dec(err2.partial), "no separator");
+  assertStrictEquals(err2.expected, null);
+});

@@ -16,6 +16,7 @@ import {
   type StreamWriter,
 } from "../mod.ts";
 import {
+  abortOnDispose,
   dec,
   delay,
   digest,
@@ -24,6 +25,8 @@ import {
   portOf,
   randomBytes,
   streamsEcho,
+  tlsFiles,
+  within,
   withLogs,
 } from "./_helpers.ts";
 
@@ -157,7 +160,9 @@ Deno.test("streams: EOF mid-readexactly gives IncompleteReadError with the parti
 
 Deno.test("streams: an aborted read keeps the buffered bytes and an immediate retry works", async () => {
   const client = nextClient();
-  await using server = await startServer(client.callback, "127.0.0.1", 0);
+  await using server = abortOnDispose(
+    await startServer(client.callback, "127.0.0.1", 0),
+  );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
   const [, serverWriter] = await client.next;
   serverWriter.write(enc("partial line"));
@@ -336,6 +341,150 @@ Deno.test("streams: bad arguments throw TypeError or RangeError before any I/O",
   writer.writelines([enc("ok")]);
   assertEquals(dec(await reader.readexactly(2)), "ok");
   assert(Deno.inspect(writer).includes("open"));
+  writer.close();
+  await writer.waitClosed();
+});
+
+// ---- What must wait or fail (issue 17) ------------------------------------
+
+Deno.test("streams: a drain() waiting when the peer resets rejects with the connection's error", async () => {
+  // A peer that accepts and reads nothing, then closes with our bytes
+  // unread in its buffer: the kernel answers with a reset.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const [reader, writer] = await openConnection(
+    "127.0.0.1",
+    listener.addr.port,
+  );
+  const peer = await accepted;
+  listener.close();
+  writer.write(new Uint8Array(32 * 1024 * 1024)); // far more than the kernel holds
+  let settled = false;
+  const drained = writer.drain().then(
+    () => null,
+    (err) => err,
+  ).finally(() => (settled = true));
+  await delay(20); // a negative check: writing is paused, drain() waits
+  assertEquals(settled, false);
+  peer.close();
+  const err = await within(drained, "drain() after the reset");
+  assert(
+    err instanceof Deno.errors.ConnectionReset ||
+      err instanceof Deno.errors.BrokenPipe,
+    `drain() settled with ${err}`,
+  );
+  assertStrictEquals(reader.exception(), err);
+  assertStrictEquals(await writer.waitClosed().then(() => null, (e) => e), err);
+  await assertRejects(() => reader.read(), Error);
+});
+
+Deno.test("streams: drain() right after close() waits for connectionLost and rejects with ConnectionReset", async () => {
+  await using server = abortOnDispose(await echoServer());
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  writer.close(); // nothing buffered: the connection is lost on the next turn
+  await assertRejects(() => writer.drain(), Deno.errors.ConnectionReset);
+  assertEquals((await reader.read()).length, 0);
+  await writer.waitClosed();
+});
+
+Deno.test("streams: drain() rejects with the exception set on the reader, as asyncio's does", async () => {
+  await using server = abortOnDispose(await echoServer());
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  const boom = new Error("bad frame");
+  reader.setException(boom);
+  writer.write(enc("x"));
+  assertStrictEquals(await writer.drain().then(() => null, (e) => e), boom);
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: startTls refuses while even one unread byte is in the reader, and the byte stays readable", async () => {
+  const { ca } = tlsFiles;
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        writer.write(enc("OK\r\n!")); // the go-ahead, and one byte too many
+        writer.write(await reader.read(100)); // whatever comes next, then close
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  assertEquals(dec(await reader.readline()), "OK\r\n");
+  // One write of five bytes is one read on loopback: "!" is in the reader.
+  assert(Deno.inspect(reader).includes("{ 1 bytes"), Deno.inspect(reader));
+  const err = await writer.startTls({ caCerts: [ca] }).then(
+    () => null,
+    (e) => e,
+  );
+  assertInstanceOf(err, Error);
+  assert(err.message.includes("1 unread bytes"), err.message);
+  assertEquals(dec(await reader.read(1)), "!");
+  writer.write(enc("still plain"));
+  assertEquals(dec(await reader.read()), "still plain");
+  writer.close();
+  await writer.waitClosed();
+});
+
+Deno.test("streams: a startTls signal that aborts before the handshake closes the connection and rejects with the reason", async () => {
+  const { ca } = tlsFiles;
+  const client = nextClient();
+  const server = await startServer(client.callback, "127.0.0.1", 0);
+  try {
+    const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+    const [serverReader] = await client.next;
+    const controller = new AbortController();
+    const reason = new Error("changed my mind");
+    const pending = writer.startTls({
+      caCerts: [ca],
+      signal: controller.signal,
+    });
+    controller.abort(reason); // while the TLS engine loads
+    assertStrictEquals(await pending.then(() => null, (e) => e), reason);
+    assertEquals(writer.isClosing(), true);
+    assertStrictEquals(await reader.read().then(() => null, (e) => e), reason);
+    // The server sees the connection end.
+    await within(
+      serverReader.read().catch(() => new Uint8Array(0)),
+      "the end of the server's side",
+    );
+  } finally {
+    server.close();
+    server.abortClients();
+    await server.waitClosed();
+  }
+});
+
+Deno.test("streams: a startTls signal that aborts after the handshake leaves the connection alone", async () => {
+  const { cert, key, ca } = tlsFiles;
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        if (dec(await reader.readline()) !== "STARTTLS\r\n") {
+          return writer.close();
+        }
+        writer.write(enc("OK\r\n"));
+        await writer.startTls({ cert, key });
+        await streamsEcho(reader, writer);
+      },
+      "127.0.0.1",
+      0,
+    ),
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  writer.write(enc("STARTTLS\r\n"));
+  assertEquals(dec(await reader.readline()), "OK\r\n");
+  const controller = new AbortController();
+  await writer.startTls({ caCerts: [ca], signal: controller.signal });
+  controller.abort(new Error("too late to matter"));
+  writer.write(enc("still encrypted\n"));
+  assertEquals(
+    dec(await within(reader.readline(), "the echo after the abort")),
+    "still encrypted\n",
+  );
+  assertEquals(writer.isClosing(), false);
   writer.close();
   await writer.waitClosed();
 });

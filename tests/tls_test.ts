@@ -11,6 +11,7 @@ import {
   type Transport,
 } from "../mod.ts";
 import {
+  abortOnDispose,
   dec,
   delay,
   digest,
@@ -101,9 +102,11 @@ Deno.test("TLS: ALPN negotiates the protocol both sides offer", async () => {
 
 Deno.test("TLS: a hostname mismatch rejects the connect; the server logs it and keeps serving", async () => {
   await withLogs(async (records) => {
-    await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
-      tls: { cert, key },
-    });
+    await using server = abortOnDispose(
+      await createServer(() => new Echo(), "127.0.0.1", 0, {
+        tls: { cert, key },
+      }),
+    );
     // The TLS engine's errors carry Node's codes.
     const mismatch = await assertRejects(
       () =>

@@ -4,6 +4,7 @@ import {
   assertEquals,
   assertInstanceOf,
   assertRejects,
+  assertStrictEquals,
 } from "@std/assert";
 import {
   createUnixConnection,
@@ -13,6 +14,7 @@ import {
   startUnixServer,
 } from "../mod.ts";
 import {
+  abortOnDispose,
   dec,
   digest,
   Echo,
@@ -22,6 +24,7 @@ import {
   Recorder,
   socketPath,
   streamsEcho,
+  within,
 } from "./_helpers.ts";
 
 function exists(path: string): boolean {
@@ -264,4 +267,132 @@ Deno.test("Unix: startServing: false and a closing signal work as on TCP", async
   controller.abort();
   await forever;
   assertEquals(exists(path), false);
+});
+
+// ---- Boundaries, and what a late or aborted call leaves (issue 17) ---------
+
+const utf8Length = (s: string) => new TextEncoder().encode(s).length;
+
+/** A path in the tests' socket directory of exactly `bytes` UTF-8 bytes, made of `fill`. */
+function pathOfBytes(bytes: number, fill: string): string {
+  const any = socketPath();
+  const dir = any.slice(0, any.lastIndexOf("/") + 1);
+  let path = dir;
+  while (utf8Length(path + fill) <= bytes) path += fill;
+  while (utf8Length(path) < bytes) path += "x";
+  assertEquals(utf8Length(path), bytes);
+  return path;
+}
+
+Deno.test("Unix: a socket path of exactly 107 bytes works, in ASCII or not; 108 bytes is refused", async () => {
+  for (const fill of ["a", "é", "€"]) {
+    const path = pathOfBytes(107, fill);
+    await using _server = abortOnDispose(
+      await startUnixServer(streamsEcho, path),
+    );
+    const [reader, writer] = await openUnixConnection(path);
+    writer.write(enc(`${fill} fits`));
+    writer.writeEof();
+    assertEquals(dec(await reader.read()), `${fill} fits`);
+    writer.close();
+    await writer.waitClosed();
+  }
+  const tooLong = pathOfBytes(108, "a");
+  const err = await createUnixServer(() => new Echo(), tooLong).then(
+    () => null,
+    (e) => e,
+  );
+  assertInstanceOf(err, RangeError);
+  assert(
+    err.message.includes("108 bytes") && err.message.includes("107-byte limit"),
+    err.message,
+  );
+  assertEquals(exists(tooLong), false);
+});
+
+Deno.test("Unix: the path limit counts UTF-8 bytes, not characters: a short non-ASCII path is too long", async () => {
+  const path = pathOfBytes(120, "é");
+  assert(path.length < 107, `${path.length} characters`);
+  const calls: [string, () => Promise<unknown>][] = [
+    ["createUnixServer", () => createUnixServer(() => new Echo(), path)],
+    ["startUnixServer", () => startUnixServer(() => {}, path)],
+    [
+      "createUnixConnection",
+      () => createUnixConnection(() => new Protocol(), path),
+    ],
+    ["openUnixConnection", () => openUnixConnection(path)],
+  ];
+  for (const [name, call] of calls) {
+    const err = await call().then(() => null, (e) => e);
+    assertInstanceOf(err, RangeError, name);
+    assert(
+      err.message.includes("120 bytes") &&
+        err.message.includes("107-byte limit"),
+      `${name}: ${err.message}`,
+    );
+  }
+  assertEquals(exists(path), false);
+});
+
+Deno.test("Unix: a connect that completes after its signal aborted is closed again, and no protocol is made", async () => {
+  const accepted = Promise.withResolvers<Recorder>();
+  const server = await createUnixServer(() => {
+    const protocol = new Recorder();
+    accepted.resolve(protocol);
+    return protocol;
+  }, socketPath("late"));
+  try {
+    let made = 0;
+    const controller = new AbortController();
+    const pending = createUnixConnection(
+      () => {
+        made++;
+        return new Recorder();
+      },
+      pathOf(server),
+      { signal: controller.signal },
+    );
+    const reason = new Error("too late");
+    controller.abort(reason); // before the connect can complete
+    assertStrictEquals(await pending.then(() => null, (e) => e), reason);
+    // The connection was made all the same: the client closes it as soon as
+    // it arrives, so the server sees it open and end.
+    const remote = await within(accepted.promise, "the server's connection");
+    assertEquals(
+      await within(remote.lost.promise, "the server's connectionLost"),
+      null,
+    );
+    assertEquals(remote.events, [
+      "connectionMade",
+      "eofReceived",
+      "connectionLost",
+    ]);
+    assertEquals(made, 0);
+  } finally {
+    server.close();
+    server.abortClients();
+    await server.waitClosed();
+  }
+});
+
+Deno.test("Unix: a server whose signal aborts while it binds comes back closed, its socket file gone", async () => {
+  const path = socketPath("abort-bind");
+  const controller = new AbortController();
+  const pending = createUnixServer(() => new Echo(), path, {
+    signal: controller.signal,
+  });
+  controller.abort(); // while the path is being checked and bound
+  const server = await pending;
+  try {
+    assertEquals(server.isServing(), false);
+    assertEquals(server.sockets.length, 0);
+    await within(server.waitClosed(), "waitClosed()");
+    assertEquals(exists(path), false);
+    await assertRejects(
+      () => createUnixConnection(() => new Protocol(), path),
+      Deno.errors.NotFound,
+    );
+  } finally {
+    server.close();
+  }
 });

@@ -1,0 +1,949 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/**
+ * A small mutation runner: it plants one plausible bug at a time in a copy
+ * of the repository and runs the whole test suite there. A mutant the suite
+ * catches is "killed"; one it misses "survived" (a missing test, or an
+ * equivalent mutant: see the note at the end of the list). A mutant whose
+ * snippet no longer occurs exactly once in today's code is "stale": update
+ * its `find`.
+ *
+ * ```sh
+ * deno run -A tests/mutants.ts            # every mutant
+ * deno run -A tests/mutants.ts --list     # the list, with stale ones marked
+ * deno run -A tests/mutants.ts --only 3,7 # some of them (numbers from --list)
+ * ```
+ *
+ * Other flags: `--timeout S` (seconds per suite run, default 120; a run that
+ * times out counts as killed and is reported as such), `--no-baseline`
+ * (skip the first run, without a mutant, which must not hang), `--log DIR`
+ * (keep each run's output in `DIR/NN.txt`, the baseline's in `DIR/00.txt`).
+ *
+ * A failing suite kills a mutant only if one of its failing tests fails
+ * again when run alone (`--filter`): a test that fails only beside the
+ * others in the parallel run is flaky, and must not pass for a kill. When
+ * none does, the suite runs once more; twice unconfirmed is "survived",
+ * with the flaky names shown. A test that fails in the baseline even alone
+ * is reported as broken and cannot kill (the exit code is then 1 too).
+ *
+ * Each run copies the root `*.ts`, `deno.json`, `deno.lock`, `tests/` and
+ * `examples/` into a fresh temporary directory, applies the edit there and
+ * runs the `test` task's `deno test` command (read from `deno.json`, so
+ * with its sanitizer flags) in it, so the working tree is never touched.
+ * The exit code is 0 only when every mutant was applied and killed.
+ *
+ * @module
+ */
+
+/** One planted bug. */
+export interface Mutant {
+  /** The library file, relative to the repository root. */
+  file: string;
+  /** The exact snippet to replace; it must occur exactly once in `file`. */
+  find: string;
+  /** What replaces it. */
+  replace: string;
+  /** The bug, in one line. */
+  description: string;
+}
+
+/**
+ * The mutants. The first ten are the planted bugs of issue 17 that no test
+ * caught at the time; the rest are plausible one-line bugs of the same kinds.
+ */
+export const MUTANTS: Mutant[] = [
+  // ---- Issue 17's ten survivors --------------------------------------------
+  {
+    file: "_stream_reader.ts",
+    find: "            offset,\n",
+    replace: "            size,\n",
+    description:
+      "readuntil past the limit without a separator reports consumed as the buffer size, not where the search stopped",
+  },
+  {
+    file: "_flow_control.ts",
+    find: "this.getWriteBufferSize() <= this.#high) return;",
+    replace: "this.getWriteBufferSize() < this.#high) return;",
+    description:
+      "pauseWriting fires when the buffer reaches the high watermark (>=) instead of exceeding it",
+  },
+  {
+    file: "_server.ts",
+    find: "    if (this.#isDone()) return Promise.resolve();\n",
+    replace:
+      "    if (this.#closed && this.#acceptLoops === 0) return Promise.resolve();\n",
+    description:
+      "waitClosed() after close() resolves at once, ignoring live connections",
+  },
+  {
+    file: "_server.ts",
+    find: "      await forever.promise;\n      await this.waitClosed();\n",
+    replace: "      await forever.promise;\n",
+    description:
+      "serveForever() returns at close() without waiting for the connections to go",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: "      else waiter.reject(exc);\n",
+    replace: "      else waiter.resolve();\n",
+    description:
+      "connectionLost(err) resolves pending drain() waiters instead of rejecting them with err",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find:
+      "      await new Promise<void>((resolve) => setTimeout(resolve, 0));\n",
+    replace: "",
+    description:
+      "drain() on a closing writer resolves at once instead of waiting for connectionLost",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: "    if (exc) throw exc;\n",
+    replace: "",
+    description: "drain() ignores an exception already set on the reader",
+  },
+  {
+    file: "_dial.ts",
+    find: "    onLate: (late) => late.abort(),\n",
+    replace: "",
+    description:
+      "a connect that completes after its signal aborted is not closed (a leaked connection)",
+  },
+  {
+    file: "_checks.ts",
+    find: "n <= 65535,",
+    replace: "n <= 65536,",
+    description: "port 65536 is accepted",
+  },
+  {
+    file: "_checks.ts",
+    find: "const bytes = new TextEncoder().encode(path).length;",
+    replace: "const bytes = path.length;",
+    description:
+      "the 107-byte socket path limit counts UTF-16 code units instead of UTF-8 bytes",
+  },
+
+  // ---- _stream_reader.ts ---------------------------------------------------
+  {
+    file: "_stream_reader.ts",
+    find: "if (offset > this.#limit) {",
+    replace: "if (offset >= this.#limit) {",
+    description:
+      "readuntil gives up when the searched bytes reach the limit instead of exceeding it",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "if (matchStart > this.#limit) {",
+    replace: "if (matchStart >= this.#limit) {",
+    description:
+      "readuntil refuses a separator that starts exactly at the limit",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "    if (data.length === 0) return;\n",
+    replace: "",
+    description:
+      "feedData(empty) wakes a waiting read(n), which returns empty before EOF",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "this.#size > 2 * this.#limit",
+    replace: "this.#size >= 2 * this.#limit",
+    description: "the reader pauses the transport at exactly 2 x limit",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "this.#paused && this.#size <= this.#limit",
+    replace: "this.#paused && this.#size < this.#limit",
+    description: "the reader resumes the transport only below the limit",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "throw new LimitOverrunError(err.message, err.consumed);",
+    replace: "throw new LimitOverrunError(err.message, this.#size);",
+    description:
+      "readline's LimitOverrunError.consumed is what is left after discarding",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "this.#take(err.consumed + NEWLINE.length);",
+    replace: "this.#take(err.consumed);",
+    description:
+      "readline past the limit leaves the newline of the discarded line",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "const n = Math.min(buffer.length, this.#size);",
+    replace: "const n = Math.min(buffer.length - 1, this.#size);",
+    description: "readInto leaves the last byte of its buffer unfilled",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "throw new IncompleteReadError(this.#take(this.#size), n);",
+    replace:
+      "throw new IncompleteReadError(this.#take(this.#size), this.#size);",
+    description:
+      "readexactly's IncompleteReadError.expected is the bytes left, not n",
+  },
+
+  // ---- _transport.ts -------------------------------------------------------
+  {
+    file: "_flow_control.ts",
+    find: "this.getWriteBufferSize() > this.#low) return;",
+    replace: "this.getWriteBufferSize() >= this.#low) return;",
+    description:
+      "resumeWriting fires only below the low watermark instead of at it",
+  },
+  {
+    file: "_flow_control.ts",
+    find: "    this.#low = l;\n    this.maybePauseProtocol();\n",
+    replace: "    this.#low = l;\n",
+    description:
+      "setWriteBufferLimits below the buffered size does not pause the protocol",
+  },
+  {
+    file: "_flow_control.ts",
+    find: "Math.floor(h / 4)",
+    replace: "Math.floor(h / 2)",
+    description: "the low watermark defaults to high / 2 instead of high / 4",
+  },
+  {
+    file: "_transport.ts",
+    find: "      if (this.#paused) {\n        // A read was in flight",
+    replace: "      if (false) {\n        // A read was in flight",
+    description:
+      "data from a read in flight when pauseReading() was called is delivered at once",
+  },
+  {
+    file: "_transport.ts",
+    find: "++this.#lostWrites > LOST_WRITES_WARN",
+    replace: "++this.#lostWrites >= LOST_WRITES_WARN",
+    description:
+      "the dropped-writes warning starts at the fifth write, not the sixth",
+  },
+  {
+    file: "_transport.ts",
+    find: "if (!keepOpen || this.#tls) this.close();",
+    replace: "if (!keepOpen) this.close();",
+    description:
+      "a TLS transport stays half-open when eofReceived() returns true",
+  },
+  {
+    file: "_transport.ts",
+    find: "    this.#dropBuffer();\n",
+    replace: "",
+    description: "abort() keeps the write buffer",
+  },
+
+  // ---- _server.ts ----------------------------------------------------------
+  {
+    file: "_server.ts",
+    find:
+      "return this.#closed && this.#acceptLoops === 0 && this.#active() === 0;",
+    replace: "return this.#closed && this.#acceptLoops === 0;",
+    description:
+      "waitClosed() (pending or new) ignores live connections once the listeners are gone",
+  },
+  {
+    file: "_server.ts",
+    find: "return this.#transports.size + this.#handshaking.size;",
+    replace: "return this.#transports.size;",
+    description:
+      "waitClosed() ignores TLS connections still in their handshake",
+  },
+  {
+    file: "_server.ts",
+    find: "  if (opts.signal?.aborted) server.close();\n  else if",
+    replace: "  if",
+    description:
+      "a Unix server whose signal aborts while it binds keeps serving",
+  },
+
+  // ---- _stream_adapter.ts --------------------------------------------------
+  {
+    file: "_stream_adapter.ts",
+    find: "    this.#writingPaused = true;\n",
+    replace: "    this.#writingPaused = false;\n",
+    description: "pauseWriting is ignored: drain() never waits",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: "return this.#transport?.canWriteEof() ?? false;",
+    replace: "return false;",
+    description:
+      "a stream closes at the peer's EOF instead of staying half-open",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: "if (unread > 0) {",
+    replace: "if (unread > 1) {",
+    description:
+      "startTls proceeds with one unread plaintext byte in the reader",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: "        this.transport.write(chunk);\n        await this.drain();\n",
+    replace: "        this.transport.write(chunk);\n",
+    description:
+      "writer.writable's write() resolves without drain(): a pipe ignores flow control",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find:
+      "    if (exc === null) this.#closed.resolve();\n    else this.#closed.reject(exc);\n",
+    replace: "    this.#closed.resolve();\n",
+    description:
+      "waitClosed() resolves instead of rejecting when the connection dies",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: "else this.reader.setException(exc);",
+    replace: "else this.reader.feedEof();",
+    description: "a connection lost with an error looks like EOF to the reader",
+  },
+
+  // ---- _dial.ts ------------------------------------------------------------
+  {
+    file: "_dial.ts",
+    find: "    transport.abort();\n    throw err;\n",
+    replace: "    throw err;\n",
+    description:
+      "a protocol factory that throws in createConnection leaves the connection open (leaked)",
+  },
+  {
+    file: "_dial.ts",
+    find: "  if (failure) throw failure;\n",
+    replace: "",
+    description: "createConnection resolves although connectionMade threw",
+  },
+
+  // ---- _checks.ts ----------------------------------------------------------
+  {
+    file: "_checks.ts",
+    find: "if (bytes > MAX_SOCKET_PATH_BYTES) {",
+    replace: "if (bytes >= MAX_SOCKET_PATH_BYTES) {",
+    description: "a socket path of exactly 107 bytes is refused",
+  },
+  {
+    file: "_checks.ts",
+    find: "n >= 0 && n <= 65535",
+    replace: "n >= -1 && n <= 65535",
+    description: "port -1 is accepted",
+  },
+  {
+    file: "_checks.ts",
+    find: "checkInteger(value, name, 1));\nconst ",
+    replace: "checkInteger(value, name, 0));\nconst ",
+    description: "backlog 0 is accepted",
+  },
+  {
+    file: "_checks.ts",
+    find:
+      '  if (path.length === 0) throw new RangeError("path must not be empty");\n',
+    replace: "",
+    description: "an empty socket path is not refused up front",
+  },
+
+  // ---- _bind.ts ------------------------------------------------------------
+  {
+    file: "_bind.ts",
+    find:
+      "    ...(opts.reusePort !== undefined ? { reusePort: opts.reusePort } : {}),\n",
+    replace: "",
+    description: "reusePort is not passed to the listener",
+  },
+  {
+    file: "_bind.ts",
+    find: "if (opts.reusePort && !hasUnstableNet()) {",
+    replace: "if (opts.reusePort && hasUnstableNet()) {",
+    description:
+      "the reusePort guard is inverted: refused with --unstable-net, process exit without it",
+  },
+  {
+    file: "_bind.ts",
+    find: "      bound = (listener.addr as Deno.NetAddr).port;\n",
+    replace: "",
+    description: "with port 0, each address of localhost gets its own port",
+  },
+  {
+    file: "_bind.ts",
+    find: "    listeners.forEach(closeQuietly);\n    throw err;\n",
+    replace: "    throw err;\n",
+    description:
+      "a failing address leaves the listeners already bound open (leaked)",
+  },
+
+  // ---- _tls.ts -------------------------------------------------------------
+  {
+    file: "_dial.ts",
+    find: "serverHostname: opts.tls.serverHostname ?? host,",
+    replace: "serverHostname: host,",
+    description:
+      "serverHostname is ignored: the certificate is checked against the address dialled",
+  },
+  {
+    file: "_tls.ts",
+    find: 'alpnProtocol: typeof alpn === "string" ? alpn : null,',
+    replace: "alpnProtocol: null,",
+    description: "the negotiated ALPN protocol is lost",
+  },
+  {
+    file: "_tls.ts",
+    find: "    this.#socket.end();\n",
+    replace: "    this.#socket.destroy();\n",
+    description:
+      "close() on TLS destroys the engine instead of ending it (no close_notify, buffered data lost)",
+  },
+  {
+    file: "_tls.ts",
+    find:
+      "    this.#appPaused = false;\n    this.#socket.resume();\n    this.#syncRawReading();\n    this.#socket.end();\n",
+    replace: "    this.#socket.end();\n",
+    description:
+      "close() on a TLS transport whose reading is paused never reads the peer's close_notify",
+  },
+
+  // ---- _signal.ts ----------------------------------------------------------
+  {
+    file: "_signal.ts",
+    find:
+      "        if (signal.aborted) onLate?.(value);\n        else resolve(value);\n",
+    replace: "        resolve(value);\n",
+    description:
+      "a value that arrives after the abort is not handed to onLate (a late connection leaks)",
+  },
+  {
+    file: "_signal.ts",
+    find: "      onAbort?.();\n      reject(signal.reason);\n",
+    replace: "      reject(signal.reason);\n",
+    description:
+      "an abort during the wait skips onAbort (the reader keeps its waiter)",
+  },
+  {
+    file: "_signal.ts",
+    find: "    onAbort?.();\n    promise.then(onLate, () => {});\n",
+    replace: "    promise.then(onLate, () => {});\n",
+    description:
+      "a signal already aborted skips onAbort (startTls leaves the connection open)",
+  },
+  {
+    file: "_signal.ts",
+    find:
+      '        signal.removeEventListener("abort", abort);\n        if (signal.aborted)',
+    replace: "        if (signal.aborted)",
+    description:
+      "the abort listener stays after the wait (a later abort kills a finished TLS handshake)",
+  },
+];
+
+// Equivalent mutants left out of the list, and why they cannot change
+// behaviour (kept here so nobody adds them expecting a kill):
+// - `_dial.ts`: dropping `signal?.throwIfAborted()` in openTransport: an
+//   already-aborted signal then reaches `abortable`, which rejects with the
+//   same reason at once and closes the late connection through onLate.
+// - `_signal.ts`: dropping `onLate` from the already-aborted branch: every
+//   caller checks `signal.aborted` before it starts the wait (the reader's
+//   #waitForData, openTransport, startTlsOn), except the handshake when the
+//   signal aborts during the engine load, whose promise is then rejected by
+//   onAbort and never delivers a value.
+
+// ---- The runner ---------------------------------------------------------------
+
+const ROOT = new URL("../", import.meta.url);
+/** The suite's command when `deno.json` has no plain `deno test` task. */
+const DEFAULT_TEST_ARGS = [
+  "test",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-env",
+  "--allow-sys",
+  "--doc",
+  "--parallel",
+];
+
+/**
+ * The arguments of the `test` task in `deno.json` (so that its flags, the
+ * sanitizers among them, are the suite's), or the default ones.
+ */
+function testArgs(): string[] {
+  try {
+    const config = JSON.parse(
+      Deno.readTextFileSync(new URL("deno.json", ROOT)),
+    );
+    const task = config?.tasks?.test;
+    const line = typeof task === "string" ? task : task?.command;
+    if (typeof line === "string") {
+      const words = line.trim().split(/\s+/);
+      if (
+        words[0] === "deno" && words[1] === "test" &&
+        words.every((w) => !/[|&;<>$`'"()]/.test(w))
+      ) return words.slice(1);
+    }
+  } catch {
+    // no readable deno.json: the default
+  }
+  return DEFAULT_TEST_ARGS;
+}
+
+const TEST_ARGS = testArgs();
+
+type Fate = "killed" | "timeout" | "survived" | "stale" | "invalid";
+
+interface Outcome {
+  fate: Fate;
+  /** Failing test names (killed), or why (stale, invalid). */
+  detail: string[];
+  seconds: number;
+  output: string;
+}
+
+interface Options {
+  list: boolean;
+  only: number[] | null;
+  timeout: number;
+  baseline: boolean;
+  log: string | null;
+}
+
+function parseArgs(args: string[]): Options {
+  const opts: Options = {
+    list: false,
+    only: null,
+    timeout: 120,
+    baseline: true,
+    log: null,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const value = (): string => {
+      const eq = arg.indexOf("=");
+      if (eq !== -1) return arg.slice(eq + 1);
+      const next = args[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === "--list") opts.list = true;
+    else if (arg === "--no-baseline") opts.baseline = false;
+    else if (arg.startsWith("--log")) opts.log = value();
+    else if (arg.startsWith("--only")) {
+      opts.only = value().split(",").filter((s) => s.trim() !== "").map(
+        (s) => {
+          const n = Number(s);
+          if (!Number.isInteger(n) || n < 1 || n > MUTANTS.length) {
+            throw new Error(
+              `--only: ${s} is not a mutant number (1 to ${MUTANTS.length})`,
+            );
+          }
+          return n;
+        },
+      );
+    } else if (arg.startsWith("--timeout")) {
+      opts.timeout = Number(value());
+      if (!(opts.timeout > 0)) throw new Error("--timeout must be above 0");
+    } else {
+      throw new Error(
+        `unknown argument ${arg} (use --list, --only N,M, --timeout S, --no-baseline, --log DIR)`,
+      );
+    }
+  }
+  return opts;
+}
+
+/** How often `find` occurs in `text`. */
+function count(text: string, find: string): number {
+  if (find === "") return 0;
+  let n = 0;
+  for (
+    let at = text.indexOf(find);
+    at !== -1;
+    at = text.indexOf(find, at + 1)
+  ) {
+    n++;
+  }
+  return n;
+}
+
+/** Why `mutant` cannot be applied to today's code, or null. */
+function staleness(mutant: Mutant): string | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(new URL(mutant.file, ROOT));
+  } catch (err) {
+    return `cannot read ${mutant.file}: ${(err as Error).message}`;
+  }
+  const n = count(text, mutant.find);
+  if (n === 1) return null;
+  return n === 0
+    ? `snippet not found in ${mutant.file}`
+    : `snippet occurs ${n} times in ${mutant.file}`;
+}
+
+/** Copies a directory tree. */
+async function copyTree(from: URL, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    const src = new URL(entry.name + (entry.isDirectory ? "/" : ""), from);
+    const dst = `${to}/${entry.name}`;
+    if (entry.isDirectory) await copyTree(src, dst);
+    else if (entry.isFile) await Deno.copyFile(src, dst);
+  }
+}
+
+/** A fresh copy of what the suite needs. */
+async function makeCopy(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "aio-net-mutant-" });
+  for await (const entry of Deno.readDir(ROOT)) {
+    if (
+      entry.isFile &&
+      (entry.name.endsWith(".ts") || entry.name === "deno.json" ||
+        entry.name === "deno.lock")
+    ) {
+      await Deno.copyFile(new URL(entry.name, ROOT), `${dir}/${entry.name}`);
+    }
+  }
+  await copyTree(new URL("tests/", ROOT), `${dir}/tests`);
+  await copyTree(new URL("examples/", ROOT), `${dir}/examples`);
+  return dir;
+}
+
+/** Removes ANSI colour codes. */
+function plain(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+/**
+ * The names of the failing tests in the output of a run in `dir`; a doc
+ * test is named by its file and lines (`_stream_reader.ts#32-44.ts`),
+ * without the temporary directory, so that names compare across copies.
+ */
+function failures(output: string, dir: string): string[] {
+  const start = output.indexOf(" FAILURES ");
+  if (start === -1) return [];
+  const names: string[] = [];
+  for (const line of output.slice(start).split("\n").slice(1)) {
+    if (line.startsWith("FAILED |") || line.startsWith("ok |")) break;
+    const m = line.match(/^(.*) => \.?\/?\S+:\d+:\d+$/);
+    if (m) names.push(m[1]!.replace(`file://${dir}/`, ""));
+  }
+  return names;
+}
+
+/** The suite run in progress and its copy, to clean up on Ctrl-C. */
+const current: { pid: number | null; dir: string | null } = {
+  pid: null,
+  dir: null,
+};
+
+/** Ctrl-C (or SIGTERM): stop the suite run in progress, remove its copy. */
+function onSignal(): void {
+  if (current.pid !== null) {
+    try {
+      Deno.kill(-current.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  if (current.dir !== null) {
+    try {
+      Deno.removeSync(current.dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  }
+  Deno.exit(130);
+}
+
+/** One run of the suite. */
+interface Run {
+  timedOut: boolean;
+  code: number;
+  /** The failing tests (see {@linkcode failures}). */
+  failed: string[];
+  output: string;
+}
+
+/**
+ * Runs the suite (or, with `filter`, the tests whose name contains it) in
+ * `dir`, killing it and its children after `timeout` seconds.
+ */
+async function runSuite(
+  dir: string,
+  timeout: number,
+  filter?: string,
+): Promise<Run> {
+  // setsid: the suite gets its own process group, so that a timeout kills
+  // the example servers it started too, and nothing else.
+  const args = [Deno.execPath(), ...TEST_ARGS];
+  if (filter !== undefined) args.push("--filter", filter);
+  const child = new Deno.Command("setsid", {
+    args,
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  current.pid = child.pid;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, timeout * 1000);
+  const out = await child.output();
+  clearTimeout(timer);
+  current.pid = null;
+  const dec = new TextDecoder();
+  const output = plain(dec.decode(out.stdout) + "\n" + dec.decode(out.stderr));
+  return { timedOut, code: out.code, failed: failures(output, dir), output };
+}
+
+/** Whether the test `name` fails (or hangs) when run alone in `dir`. */
+async function failsAlone(
+  dir: string,
+  name: string,
+  timeout: number,
+): Promise<boolean> {
+  const run = await runSuite(dir, timeout, name);
+  return run.timedOut || run.failed.includes(name);
+}
+
+/** Makes a fresh copy, with `mutant` applied, and runs `fn` in it. */
+async function inCopy<T>(
+  mutant: Mutant | null,
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = await makeCopy();
+  current.dir = dir;
+  try {
+    if (mutant) {
+      const path = `${dir}/${mutant.file}`;
+      const text = await Deno.readTextFile(path);
+      await Deno.writeTextFile(
+        path,
+        text.replace(mutant.find, () => mutant.replace),
+      );
+    }
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    current.dir = null;
+  }
+}
+
+/** What the suite does without a mutant. */
+interface Baseline {
+  /** False when it hung or failed without naming a test. */
+  usable: boolean;
+  /** Tests that fail without any mutant, even alone: they cannot kill. */
+  broken: Set<string>;
+  /** Tests that failed in the parallel run but passed alone. */
+  flaky: string[];
+  seconds: number;
+  output: string;
+}
+
+/** Runs the suite without a mutant; a failing test is retried alone. */
+function runBaseline(timeout: number): Promise<Baseline> {
+  const started = performance.now();
+  return inCopy(null, async (dir) => {
+    const run = await runSuite(dir, timeout);
+    const broken = new Set<string>();
+    const flaky: string[] = [];
+    for (const name of run.failed) {
+      if (await failsAlone(dir, name, timeout)) broken.add(name);
+      else flaky.push(name);
+    }
+    return {
+      usable: !run.timedOut && (run.code === 0 || run.failed.length > 0),
+      broken,
+      flaky,
+      seconds: (performance.now() - started) / 1000,
+      output: run.output,
+    };
+  });
+}
+
+/**
+ * Applies `mutant` in a fresh copy and runs the suite there. A failure
+ * counts as a kill only if one of the failing tests (other than the
+ * `broken` ones) fails again on its own; otherwise the suite runs once
+ * more, and a second unconfirmed failure is a survival.
+ */
+async function runMutant(
+  mutant: Mutant,
+  timeout: number,
+  broken: Set<string>,
+): Promise<Outcome> {
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  const why = staleness(mutant);
+  if (why) return { fate: "stale", detail: [why], seconds: 0, output: "" };
+  return await inCopy(mutant, async (dir): Promise<Outcome> => {
+    const unconfirmed = new Set<string>();
+    let output = "";
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const run = await runSuite(dir, timeout);
+      output = run.output;
+      if (run.timedOut) {
+        return {
+          fate: "timeout",
+          detail: [`no result after ${timeout} s`],
+          seconds: seconds(),
+          output,
+        };
+      }
+      const failed = run.failed.filter((name) => !broken.has(name));
+      if (run.code === 0 || (run.failed.length > 0 && failed.length === 0)) {
+        const detail = unconfirmed.size > 0
+          ? [
+            `failed once, then passed (flaky?): ${[...unconfirmed].join("; ")}`,
+          ]
+          : [];
+        return { fate: "survived", detail, seconds: seconds(), output };
+      }
+      if (failed.length === 0) {
+        const invalid =
+          /Type checking failed|TS\d+ \[ERROR\]|source code could not be parsed/
+            .test(output);
+        return {
+          fate: invalid ? "invalid" : "killed",
+          detail: [
+            invalid
+              ? "the mutant does not compile"
+              : `exit code ${run.code}, no failing test named`,
+          ],
+          seconds: seconds(),
+          output,
+        };
+      }
+      for (const name of failed) {
+        if (unconfirmed.has(name)) continue;
+        if (await failsAlone(dir, name, timeout)) {
+          return {
+            fate: "killed",
+            detail: [
+              `${name} (fails alone too)`,
+              ...failed.filter((other) => other !== name),
+            ],
+            seconds: seconds(),
+            output,
+          };
+        }
+        unconfirmed.add(name);
+      }
+    }
+    return {
+      fate: "survived",
+      detail: [
+        `failed in the parallel run but not alone (flaky?): ${
+          [...unconfirmed].join("; ")
+        }`,
+      ],
+      seconds: seconds(),
+      output,
+    };
+  });
+}
+
+/** Keeps a run's output in `dir`, if given. */
+function saveLog(dir: string | null, n: number, output: string): void {
+  if (dir === null) return;
+  Deno.mkdirSync(dir, { recursive: true });
+  Deno.writeTextFileSync(`${dir}/${String(n).padStart(2, "0")}.txt`, output);
+}
+
+function label(n: number, mutant: Mutant): string {
+  return `#${String(n).padStart(2)} ${mutant.file}: ${mutant.description}`;
+}
+
+async function main(): Promise<number> {
+  const opts = parseArgs(Deno.args);
+  const chosen = (opts.only ?? MUTANTS.map((_, i) => i + 1)).map((
+    n,
+  ) => [n, MUTANTS[n - 1]!] as const);
+
+  if (opts.list) {
+    for (const [n, mutant] of chosen) {
+      const why = staleness(mutant);
+      console.log(`${label(n, mutant)}${why ? `  [STALE: ${why}]` : ""}`);
+    }
+    return 0;
+  }
+
+  console.log(`suite: deno ${TEST_ARGS.join(" ")}`);
+  let broken = new Set<string>();
+  if (opts.baseline) {
+    console.log("baseline: the suite without a mutant ...");
+    const base = await runBaseline(opts.timeout);
+    saveLog(opts.log, 0, base.output);
+    if (!base.usable) {
+      console.log(base.output);
+      console.log(
+        "baseline: the suite hangs or fails before naming a test without any mutant; fix that first",
+      );
+      return 2;
+    }
+    broken = base.broken;
+    const state = broken.size === 0 ? "green" : `${broken.size} broken`;
+    console.log(`baseline: ${state} (${base.seconds.toFixed(1)} s)`);
+    for (const name of broken) {
+      console.log(`  fails without any mutant, ignored: ${name}`);
+    }
+    for (const name of base.flaky) {
+      console.log(`  failed once, passed alone (flaky): ${name}`);
+    }
+  }
+
+  const tally: Record<Fate, number> = {
+    killed: 0,
+    timeout: 0,
+    survived: 0,
+    stale: 0,
+    invalid: 0,
+  };
+  for (const [n, mutant] of chosen) {
+    const result = await runMutant(mutant, opts.timeout, broken);
+    tally[result.fate]++;
+    const fate = result.fate === "timeout"
+      ? "KILLED (timeout)"
+      : result.fate.toUpperCase();
+    const time = result.seconds > 0 ? ` (${result.seconds.toFixed(1)} s)` : "";
+    console.log(`${fate.padEnd(16)} ${label(n, mutant)}${time}`);
+    if (result.fate === "killed") {
+      const shown = result.detail.slice(0, 3);
+      for (const name of shown) console.log(`                   by: ${name}`);
+      if (result.detail.length > shown.length) {
+        console.log(
+          `                   and ${result.detail.length - shown.length} more`,
+        );
+      }
+    } else if (result.detail.length > 0) {
+      console.log(`                   ${result.detail.join("; ")}`);
+    }
+    saveLog(opts.log, n, result.output);
+  }
+
+  const killed = tally.killed + tally.timeout;
+  const applied = killed + tally.survived;
+  const rate = applied === 0 ? 0 : (100 * killed) / applied;
+  console.log(
+    `kill rate: ${
+      rate.toFixed(1)
+    }% (${killed} of ${applied} applied mutants killed, ${tally.timeout} of them by timeout; ${tally.survived} survived, ${tally.stale} stale, ${tally.invalid} invalid)`,
+  );
+  const clean = tally.survived + tally.stale + tally.invalid + broken.size;
+  return clean === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.exit(await main());
+}
