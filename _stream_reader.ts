@@ -163,14 +163,18 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #limit: number;
   /**
    * The bytes received and not yet read are `#buf[#start..#end]`, in memory
-   * the reader owns and reuses: the transport reads straight into the space
-   * after `#end`, and reads copy out what they return.
+   * the reader owns: the transport reads straight into the space after
+   * `#end`. `readInto` copies out, so the buffer is reused; `read()` and the
+   * others return views, and the buffer is then replaced when full (see
+   * `#reserve`).
    */
   #buf: Uint8Array = EMPTY;
   #start = 0;
   #end = 0;
   /** How much the transport's next read is offered. */
   #readSize = MIN_READ;
+  /** Whether views of `#buf` were handed out: then it is only appended to. */
+  #shared = false;
   /** Where a read in flight writes (lent by `readerBuffer`), or -1. */
   #lent = -1;
   #lentSize = 0;
@@ -705,11 +709,17 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   /**
    * Makes room for `want` more bytes after `#end`: moves the unread bytes
-   * to the front, or into a larger buffer. Never while a read is in flight.
+   * to the front, or into a new buffer. Never while a read is in flight.
+   *
+   * While no view of the buffer has been handed out (`readInto`, or reads
+   * that copied), the buffer is reused over and over. Once a read handed out
+   * a view (`#shared`), the bytes before `#end` are the caller's: the buffer
+   * is then only appended to, and replaced by a fresh one, a few reads
+   * large, when it is full.
    */
   #reserve(want: number): void {
     const size = this.#size;
-    if (size === 0) {
+    if (size === 0 && !this.#shared) {
       this.#start = this.#end = 0;
       // Give back what a burst (readexactly beyond the limit, a large
       // feedData) grew; normal flow control never takes it this far.
@@ -717,14 +727,17 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     }
     const buf = this.#buf;
     if (buf.length - this.#end >= want) return;
-    if (buf.length - size >= want && this.#start > 0) {
+    if (!this.#shared && buf.length - size >= want && this.#start > 0) {
       buf.copyWithin(0, this.#start, this.#end);
     } else {
       const grown = new Uint8Array(
-        Math.max(2 * buf.length, size + want, MIN_READ),
+        this.#shared
+          ? Math.max(4 * this.#readSize, size + want)
+          : Math.max(2 * buf.length, size + want, MIN_READ),
       );
       grown.set(buf.subarray(this.#start, this.#end));
       this.#buf = grown;
+      this.#shared = false;
     }
     this.#start = 0;
     this.#end = size;
@@ -775,15 +788,19 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   /** Drops the first `n` unread bytes. */
   #consume(n: number): void {
     this.#start += n;
-    if (this.#start === this.#end && this.#lent === -1) {
+    if (this.#start === this.#end && this.#lent === -1 && !this.#shared) {
       this.#start = this.#end = 0;
     }
   }
 
-  /** Removes and returns (a copy of) the first `n` bytes. */
+  /**
+   * Removes and returns the first `n` bytes: a view of the buffer, which is
+   * the caller's from now on (see `#reserve`).
+   */
   #take(n: number): Uint8Array {
     if (n === 0) return EMPTY;
-    const out = this.#buf.slice(this.#start, this.#start + n);
+    const out = this.#buf.subarray(this.#start, this.#start + n);
+    this.#shared = true;
     this.#consume(n);
     return out;
   }
