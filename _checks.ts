@@ -162,7 +162,8 @@ function checkTypeOf(
   type: "string" | "number" | "function",
   name: string,
 ): void {
-  if (typeof value !== type) {
+  const actual: string = typeof value;
+  if (actual !== type) {
     throw new TypeError(`${name} must be a ${type}, got ${describe(value)}`);
   }
 }
