@@ -166,3 +166,96 @@ export const denoScript = (script: string, args: string[] = []): string[] => [
   benchPath(script),
   ...args,
 ];
+
+/** The median of `xs`. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? s[(s.length - 1) / 2]!
+    : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** The machine, for the results: cores and CPU model. */
+export function machine(): string {
+  const cpu =
+    /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
+      "unknown CPU";
+  return `${navigator.hardwareConcurrency} cores (nproc), ${cpu.trim()}`;
+}
+
+/** `1 KiB`, `100 KiB`, `512 B`. */
+export const sizeLabel = (size: number): string =>
+  size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+
+/** Python interpreters with asyncio, and whether each has uvloop; the first with uvloop wins. */
+export async function findPython(): Promise<
+  { python: string; uvloop: boolean } | null
+> {
+  let fallback: string | null = null;
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    const has = async (module: string) => {
+      try {
+        const out = await new Deno.Command(python, {
+          args: ["-c", `import ${module}`],
+          stdout: "null",
+          stderr: "null",
+          signal: AbortSignal.timeout(10_000),
+        }).output();
+        return out.success;
+      } catch {
+        return false; // not installed
+      }
+    };
+    if (!await has("asyncio")) continue;
+    if (await has("uvloop")) return { python, uvloop: true };
+    fallback ??= python;
+  }
+  return fallback ? { python: fallback, uvloop: false } : null;
+}
+
+/** A benchmark server: its name and its command line. */
+export interface ServerSpec {
+  name: string;
+  cmd: string[];
+  /** Extra load-client arguments for this server only (`starttls`). */
+  clientArgs?: string[];
+}
+
+/** A server process that printed the port it listens on. */
+export interface Running {
+  spec: ServerSpec;
+  child: Deno.ChildProcess;
+  port: number;
+}
+
+/** Starts a server process and waits (30 s at most) for the port it prints first. */
+export async function startServerProcess(spec: ServerSpec): Promise<Running> {
+  const child = new Deno.Command(spec.cmd[0]!, {
+    args: spec.cmd.slice(1),
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 30_000);
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${spec.name} exited before printing its port`);
+      text += value;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  reader.releaseLock();
+  void child.stdout.cancel().catch(() => {});
+  const port = Number(text.split("\n")[0]!.trim());
+  if (!Number.isInteger(port) || port <= 0) {
+    throw new Error(`${spec.name} printed ${JSON.stringify(text)}`);
+  }
+  return { spec, child, port };
+}

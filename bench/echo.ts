@@ -39,24 +39,24 @@
  *                  alone)
  *   --no-udp       skip the UDP echo table (bench/udp_echo.ts; full mode only)
  */
-import { benchPath, kib, parseFlags } from "./_util.ts";
+import {
+  benchPath,
+  findPython,
+  kib,
+  machine,
+  median,
+  parseFlags,
+  type Running,
+  type ServerSpec,
+  sizeLabel,
+  startServerProcess,
+} from "./_util.ts";
 import { runFlowControl } from "./flow_control.ts";
 import { runManyConnections } from "./many_connections.ts";
 
-interface ServerSpec {
-  name: string;
-  cmd: string[];
-  /** Extra load-client arguments for this server only (`starttls`). */
-  clientArgs?: string[];
-}
 interface Cell {
   size: number;
   conns: number;
-}
-interface Running {
-  spec: ServerSpec;
-  child: Deno.ChildProcess;
-  port: number;
 }
 interface LoadResult {
   requests: number;
@@ -78,32 +78,6 @@ const commandLine = `deno task bench${
 /** The test certificates: the TLS servers read server.pem and server.key, the clients trust ca.pem. */
 const tlsDir = benchPath("../tests/fixtures/tls/");
 const caFile = `${tlsDir}ca.pem`;
-
-/** Python interpreters with asyncio, and whether each has uvloop; the first with uvloop wins. */
-async function findPython(): Promise<
-  { python: string; uvloop: boolean } | null
-> {
-  let fallback: string | null = null;
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    const has = async (module: string) => {
-      try {
-        const out = await new Deno.Command(python, {
-          args: ["-c", `import ${module}`],
-          stdout: "null",
-          stderr: "null",
-          signal: AbortSignal.timeout(10_000),
-        }).output();
-        return out.success;
-      } catch {
-        return false; // not installed
-      }
-    };
-    if (!await has("asyncio")) continue;
-    if (await has("uvloop")) return { python, uvloop: true };
-    fallback ??= python;
-  }
-  return fallback ? { python: fallback, uvloop: false } : null;
-}
 
 async function plainServers(): Promise<ServerSpec[]> {
   const run = (file: string) => [
@@ -168,37 +142,6 @@ function tlsServers(): ServerSpec[] {
     },
   ];
   return flags.quick ? list.slice(0, 2) : list;
-}
-
-async function start(spec: ServerSpec): Promise<Running> {
-  const child = new Deno.Command(spec.cmd[0]!, {
-    args: spec.cmd.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 30_000);
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${spec.name} exited before printing its port`);
-      text += value;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  reader.releaseLock();
-  void child.stdout.cancel().catch(() => {});
-  const port = Number(text.split("\n")[0]!.trim());
-  if (!Number.isInteger(port) || port <= 0) {
-    throw new Error(`${spec.name} printed ${JSON.stringify(text)}`);
-  }
-  return { spec, child, port };
 }
 
 /**
@@ -297,23 +240,6 @@ async function load(
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? s[(s.length - 1) / 2]!
-    : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-function machine(): string {
-  const cpu =
-    /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
-      "unknown CPU";
-  return `${navigator.hardwareConcurrency} cores (nproc), ${cpu.trim()}`;
-}
-
-const sizeLabel = (size: number) =>
-  size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
-
 const cells: Cell[] = flags.quick
   ? [
     { size: 1024, conns: 10 },
@@ -362,7 +288,7 @@ async function measure(
 ): Promise<{ rows: string[]; tls: string | undefined }> {
   const running: Running[] = [];
   try {
-    for (const spec of specs) running.push(await start(spec));
+    for (const spec of specs) running.push(await startServerProcess(spec));
     let tls: string | undefined;
     // rates[cell][server] = requests/s per round; ratios likewise.
     const rates = grid.map(() => running.map(() => [] as number[]));

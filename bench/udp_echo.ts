@@ -28,7 +28,17 @@
  *
  * @module
  */
-import { benchPath, kib } from "./_util.ts";
+import {
+  benchPath,
+  findPython,
+  kib,
+  machine,
+  median,
+  type Running,
+  type ServerSpec,
+  sizeLabel,
+  startServerProcess,
+} from "./_util.ts";
 
 // ---- The load client -------------------------------------------------------
 
@@ -183,15 +193,6 @@ function parseFlags(args: string[]): Flags {
   return flags;
 }
 
-interface ServerSpec {
-  name: string;
-  cmd: string[];
-}
-interface Running {
-  spec: ServerSpec;
-  child: Deno.ChildProcess;
-  port: number;
-}
 interface Cell {
   size: number;
   inflight: number;
@@ -199,32 +200,6 @@ interface Cell {
 
 const flags = parseFlags(Deno.args);
 const deno = Deno.execPath();
-
-/** A Python 3 with asyncio, and whether it has uvloop (the first with uvloop wins). */
-async function findPython(): Promise<
-  { python: string; uvloop: boolean } | null
-> {
-  let fallback: string | null = null;
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    const has = async (module: string) => {
-      try {
-        const out = await new Deno.Command(python, {
-          args: ["-c", `import ${module}`],
-          stdout: "null",
-          stderr: "null",
-          signal: AbortSignal.timeout(10_000),
-        }).output();
-        return out.success;
-      } catch {
-        return false; // not installed
-      }
-    };
-    if (!await has("asyncio")) continue;
-    if (await has("uvloop")) return { python, uvloop: true };
-    fallback ??= python;
-  }
-  return fallback ? { python: fallback, uvloop: false } : null;
-}
 
 async function servers(): Promise<ServerSpec[]> {
   const run = (file: string, extra: string[] = []) => [
@@ -259,37 +234,6 @@ async function servers(): Promise<ServerSpec[]> {
   return list;
 }
 
-async function start(spec: ServerSpec): Promise<Running> {
-  const child = new Deno.Command(spec.cmd[0]!, {
-    args: spec.cmd.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 30_000);
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${spec.name} exited before printing its port`);
-      text += value;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  reader.releaseLock();
-  void child.stdout.cancel().catch(() => {});
-  const port = Number(text.split("\n")[0]!.trim());
-  if (!Number.isInteger(port) || port <= 0) {
-    throw new Error(`${spec.name} printed ${JSON.stringify(text)}`);
-  }
-  return { spec, child, port };
-}
-
 async function load(port: number, cell: Cell): Promise<LoadResult> {
   const out = await new Deno.Command(deno, {
     args: [
@@ -318,23 +262,6 @@ async function load(port: number, cell: Cell): Promise<LoadResult> {
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? s[(s.length - 1) / 2]!
-    : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-const sizeLabel = (size: number) =>
-  size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
-
-function machine(): string {
-  const cpu =
-    /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ??
-      "unknown CPU";
-  return `${navigator.hardwareConcurrency} cores, ${cpu.trim()}`;
-}
-
 const cells: Cell[] = flags.quick ? [{ size: 1024, inflight: 10 }] : [
   { size: 1024, inflight: 1 },
   { size: 1024, inflight: 10 },
@@ -343,7 +270,9 @@ const cells: Cell[] = flags.quick ? [{ size: 1024, inflight: 10 }] : [
 
 const running: Running[] = [];
 try {
-  for (const spec of await servers()) running.push(await start(spec));
+  for (const spec of await servers()) {
+    running.push(await startServerProcess(spec));
+  }
   // rates[cell][server], ratios likewise, lost[cell][server]: per round.
   const rates = cells.map(() => running.map(() => [] as number[]));
   const ratios = cells.map(() => running.map(() => [] as number[]));
