@@ -132,7 +132,7 @@ const ERROR_CODES: Record<
  *
  * @param action What failed, for the message ("Cannot bind to …").
  */
-export function engineError(err: unknown, action: string): Error {
+function engineError(err: unknown, action: string): Error {
   const cause = toError(err) as EngineError;
   const code = typeof cause.code === "string" ? cause.code : undefined;
   let known = code === undefined ? undefined : ERROR_CODES[code];
@@ -259,14 +259,6 @@ function socketEvent(
 // 4. The transport, and opening an endpoint
 // =============================================================================
 
-/** Default high watermark of the write buffer (asyncio's). */
-/**
- * How many datagrams to a closing endpoint are dropped silently; the next
- * one and every one after it log a warning (asyncio's
- * `LOG_THRESHOLD_FOR_CONNLOST_WRITES`, as on stream transports).
- */
-const LOST_WRITES_WARN = 5;
-
 /**
  * How long a queue sends back to back before it lets the event loop poll
  * the sockets, in milliseconds. In Deno 2.9 a send completes at once, and
@@ -335,7 +327,6 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
   // Closing.
   #closing = false;
   #lost = false;
-  #lostWrites = 0;
   readonly #done = Promise.withResolvers<void>();
 
   /**
@@ -485,12 +476,10 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
       );
     }
     if (this.#closing) {
-      if (++this.#lostWrites > LOST_WRITES_WARN) {
-        logger.warning(
-          "Dropped {count} datagrams sent to a closed datagram endpoint ({sockname})",
-          { count: this.#lostWrites, sockname: formatAddr(this.#sockname) },
-        );
-      }
+      this.writeDropped(
+        "Dropped {count} datagrams sent to a closed datagram endpoint ({sockname})",
+        { sockname: formatAddr(this.#sockname) },
+      );
       return;
     }
     // new Uint8Array(view) copies, and makes a plain one of a Node Buffer.

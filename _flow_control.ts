@@ -8,9 +8,16 @@
  */
 import { checkInteger, toError } from "./_checks.ts";
 import type { BaseProtocol } from "./_contract.ts";
+import { logger } from "./_log.ts";
 
 /** Default high watermark of a write buffer (asyncio's); the low one is a quarter. */
 const DEFAULT_HIGH = 64 * 1024;
+/**
+ * How many writes to a closing transport are dropped silently; the next one
+ * and every one after it log a warning (asyncio's
+ * `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
+ */
+const LOST_WRITES_WARN = 5;
 
 /**
  * The base of the transports that buffer writes: the watermarks and
@@ -23,6 +30,7 @@ export abstract class FlowControlled {
   #high = DEFAULT_HIGH;
   #low = DEFAULT_HIGH / 4;
   #paused = false;
+  #lostWrites = 0;
 
   /** Bytes buffered and not yet sent. */
   abstract getWriteBufferSize(): number;
@@ -68,6 +76,19 @@ export abstract class FlowControlled {
     this.#high = h;
     this.#low = l;
     this.maybePauseProtocol();
+  }
+
+  /**
+   * Counts a write dropped because the transport is closing, and logs
+   * `message` (with `{count}` and `props`) from the sixth on.
+   */
+  protected writeDropped(
+    message: string,
+    props: Record<string, unknown>,
+  ): void {
+    if (++this.#lostWrites > LOST_WRITES_WARN) {
+      logger.warning(message, { count: this.#lostWrites, ...props });
+    }
   }
 
   #call(callback: "pauseWriting" | "resumeWriting"): void {

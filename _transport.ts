@@ -59,11 +59,6 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
 ]]);
 const WRITE_POOL_MAX = 64;
 const EMPTY = new Uint8Array(0);
-/**
- * How many writes to a closing transport are dropped silently; the next one
- * and every one after it log a warning (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
- */
-const LOST_WRITES_WARN = 5;
 
 /** What a TLS transport knows about its session (`null` where unknown). */
 export interface TlsInfo {
@@ -132,7 +127,6 @@ export abstract class StreamTransport extends FlowControlled
   #owner: TransportOwner | undefined;
   #eofWritten = false;
   #eofReceived = false;
-  #lostWrites = 0;
 
   /**
    * @param protocol The protocol, or `null` when it is made later and given
@@ -243,12 +237,10 @@ export abstract class StreamTransport extends FlowControlled
       );
     }
     if (!this.isClosing()) return true;
-    if (++this.#lostWrites > LOST_WRITES_WARN) {
-      logger.warning(
-        "Dropped {count} writes to a closed transport (peer {peer})",
-        { count: this.#lostWrites, peer: this.#peer() },
-      );
-    }
+    this.writeDropped(
+      "Dropped {count} writes to a closed transport (peer {peer})",
+      { peer: this.#peer() },
+    );
     return false;
   }
 

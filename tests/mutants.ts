@@ -215,7 +215,7 @@ export const MUTANTS: Mutant[] = [
       "data from a read in flight when pauseReading() was called is delivered at once",
   },
   {
-    file: "_transport.ts",
+    file: "_flow_control.ts",
     find: "++this.#lostWrites > LOST_WRITES_WARN",
     replace: "++this.#lostWrites >= LOST_WRITES_WARN",
     description:
