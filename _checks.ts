@@ -198,7 +198,7 @@ function checkNumber(
 }
 
 /** Throws `TypeError` unless `value` is undefined or an array of strings. */
-export function checkStrings(
+function checkStrings(
   value: unknown,
   name: string,
 ): asserts value is string[] | undefined {
@@ -212,7 +212,7 @@ export function checkStrings(
 }
 
 /** Throws `TypeError` unless `value` is undefined or a boolean. */
-export function checkBoolean(
+function checkBoolean(
   value: unknown,
   name: string,
 ): asserts value is boolean | undefined {
@@ -256,7 +256,7 @@ export function checkInteger(
 }
 
 /** Throws `TypeError` unless `value` is undefined or an `AbortSignal`. */
-export function checkSignal(
+function checkSignal(
   value: unknown,
   name = "options.signal",
 ): asserts value is AbortSignal | undefined {
@@ -268,7 +268,7 @@ export function checkSignal(
 }
 
 /** Throws unless `value` is a timeout in milliseconds: a finite number above 0. */
-export function checkTimeout(
+function checkTimeout(
   value: unknown,
   name: string,
 ): asserts value is number {
@@ -308,7 +308,7 @@ export function checkHosts(
 // ---- Options: one checker per public type -----------------------------------
 
 /** Throws `TypeError` unless `value` is undefined or an object; returns it as options. */
-export function checkOptions<T extends object>(
+function checkOptions<T extends object>(
   value: T | undefined,
   name = "options",
 ): T {
@@ -324,7 +324,7 @@ export function checkOptions<T extends object>(
  * ({@linkcode TlsConnectOptions}) or, with `serverSide`, a server's
  * ({@linkcode TlsListenOptions}, which needs `cert` and `key`).
  */
-export function checkTlsOptions(
+function checkTlsOptions(
   value: TlsConnectOptions | TlsListenOptions,
   name: string,
   serverSide: boolean,

@@ -52,7 +52,7 @@ import {
 /** asyncio's `ssl_handshake_timeout` default: 60 s. */
 export const TLS_HANDSHAKE_TIMEOUT = 60_000;
 /** asyncio's `ssl_shutdown_timeout` default: 30 s. */
-export const TLS_SHUTDOWN_TIMEOUT = 30_000;
+const TLS_SHUTDOWN_TIMEOUT = 30_000;
 
 /** One side of a TLS session, checked: what the engine is given. */
 export type TlsSide =
