@@ -57,7 +57,14 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
   SMALL_WRITE_BUF,
   [],
 ]]);
-const WRITE_POOL_MAX = 64;
+/**
+ * Each size's pool keeps up to this many bytes of free buffers. A pool only
+ * holds buffers that were all in use at once, so this bounds what a burst
+ * leaves behind. It must cover every connection writing at once: with 64
+ * small buffers, 100 connections echoing 1 KiB each made 36 fresh buffers
+ * per round and ran at 0.73 of the raw loop; with 1,024, at 0.93.
+ */
+const WRITE_POOL_BYTES = 4 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /** What a TLS transport knows about its session (`null` where unknown). */
@@ -779,8 +786,12 @@ export function closeQuietly(resource: { close(): void }): void {
 
 /** Returns a write buffer to the pool, if it is a whole pool buffer. */
 function release(chunk: Uint8Array): void {
-  const pool = writePools.get(chunk.buffer.byteLength);
-  if (pool && pool.length < WRITE_POOL_MAX && chunk.byteOffset === 0) {
+  const size = chunk.buffer.byteLength;
+  const pool = writePools.get(size);
+  if (
+    pool && (pool.length + 1) * size <= WRITE_POOL_BYTES &&
+    chunk.byteOffset === 0
+  ) {
     pool.push(new Uint8Array(chunk.buffer as ArrayBuffer));
   }
 }
