@@ -2,10 +2,11 @@
 /**
  * `StreamReader` and its errors (asyncio's `streams.StreamReader`).
  *
- * The buffer is a list of the chunks received, never copied as a whole:
- * reads take bytes off the front (a view when they come from one chunk), and
- * a separator search resumes where the last one stopped, so the cost is
- * linear in the bytes handled.
+ * The reader owns its memory, and the transport reads straight into it (see
+ * `readerBuffer`). `readInto` copies out, so that memory is reused; `read()`
+ * and the others return views, so it is then only appended to and replaced
+ * when full, without copying what was read. A separator search resumes where
+ * the last one stopped, so the cost is linear in the bytes handled.
  *
  * @module
  */
@@ -179,6 +180,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #lent = -1;
   #lentSize = 0;
   #lentGrows = false;
+  /** The fresh buffer a read in flight writes to, if not `#buf` (see `#lend`). */
+  #next: Uint8Array | null = null;
   /** `feedData` calls made while a read was in flight, added after it. */
   #queued: Uint8Array[] = [];
   #eof = false;
@@ -744,18 +747,42 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Lends the space after `#end` to a read (see `readerBuffer`). A buffer
-   * lent before and never updated was abandoned by its read (EOF, close, or
-   * the transport switched protocols mid-read), which has ended: nothing
-   * writes into it any more.
+   * Lends memory to the transport's next read (see `readerBuffer`): the
+   * space after `#end`, or the space after the unread bytes' place in a
+   * fresh buffer (`#next`). A buffer lent before and never updated was
+   * abandoned by its read (EOF, close, or the transport switched protocols
+   * mid-read), which has ended: nothing writes into it any more.
+   *
+   * A shared buffer (`#shared`) is filled to its end: the read is offered
+   * what is left when that is at least half a read. Below that, the read
+   * goes to the start of a fresh buffer, and `#commit` puts before it the
+   * unread bytes the application has not taken by then (while the read was
+   * in flight it usually takes them all), instead of copying them now.
    */
   #lend(sizehint: number): Uint8Array {
     this.#lent = -1;
-    const want = sizehint > 0 ? sizehint : this.#readSize;
+    this.#next = null;
+    let want = sizehint > 0 ? sizehint : this.#readSize;
+    // A read that fills what it was offered doubles the next (up to MAX_READ).
+    this.#lentGrows = sizehint <= 0;
+    this.#lentSize = want;
+    if (this.#shared && sizehint <= 0) {
+      const space = this.#buf.length - this.#end;
+      if (space < want / 2) {
+        this.#next = new Uint8Array(
+          Math.max(4 * this.#readSize, this.#size + want),
+        );
+        this.#lent = 0;
+        return this.#next.subarray(0, want);
+      }
+      if (space < want) {
+        want = space;
+        this.#lentGrows = false;
+      }
+    }
     this.#reserve(want);
     this.#lent = this.#end;
     this.#lentSize = want;
-    this.#lentGrows = sizehint <= 0;
     return this.#buf.subarray(this.#end, this.#end + want);
   }
 
@@ -764,12 +791,27 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     if (this.#lent === -1) {
       throw new Error("Cannot bufferUpdated(): no buffer was lent");
     }
+    const next = this.#next;
     this.#lent = -1;
+    this.#next = null;
     if (this.#cancelled) return; // dropped: nobody reads any more
     if (n > this.#lentSize) {
       throw new RangeError(
         `nbytes (${n}) is more than the buffer lent (${this.#lentSize})`,
       );
+    }
+    if (next) {
+      // Bytes still unread (fewer than when the read was lent: feedData
+      // queues while it is in flight, so there is room) go before the new.
+      const size = this.#size;
+      if (size > 0) {
+        next.copyWithin(size, 0, n);
+        next.set(this.#buf.subarray(this.#start, this.#end));
+      }
+      this.#buf = next;
+      this.#start = 0;
+      this.#end = size;
+      this.#shared = false;
     }
     if (n === this.#lentSize && this.#lentGrows && this.#readSize < MAX_READ) {
       this.#readSize *= 2;

@@ -7,7 +7,11 @@ import {
   assertStrictEquals,
 } from "@std/assert";
 import { openConnection, startServer, StreamReader } from "../mod.ts";
-import { setReaderTransport } from "../_stream_reader.ts";
+import {
+  readerBuffer,
+  readerUpdated,
+  setReaderTransport,
+} from "../_stream_reader.ts";
 import { digest, portOf, randomBytes } from "./_helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -184,4 +188,71 @@ Deno.test("streams: an echo on readInto with one reused buffer returns 2 MiB byt
   assertEquals(await reader.readInto(new Uint8Array(8)), 0);
   writer.close();
   await writer.waitClosed();
+});
+
+Deno.test("transport reads into reader memory: with reads taken while a read is in flight, every byte arrives in order and every returned view keeps its bytes", async () => {
+  // Drives the reader as the transport does (lend, the socket fills part of
+  // it, commit), with the application's reads in between: before the lend,
+  // and between the lend and the commit (the read in flight). Views returned
+  // earlier must never change, whichever buffer the next read went to.
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const byteAt = (i: number) => (Math.imul(i, 2654435761) >>> 24) & 0xff;
+  for (let trial = 0; trial < 25; trial++) {
+    const reader = new StreamReader({ limit: 1 << 20 });
+    let sent = 0;
+    let got = 0;
+    const kept: [Uint8Array, Uint8Array][] = []; // [view, copy]
+    let fresh = 0;
+    let last: ArrayBufferLike | null = null;
+    const check = (part: Uint8Array) => {
+      for (let i = 0; i < part.length; i++) {
+        if (part[i] !== byteAt(got + i)) {
+          throw new Error(`trial ${trial}: byte ${got + i} is wrong`);
+        }
+      }
+      got += part.length;
+    };
+    const take = async () => {
+      const size = sent - got;
+      if (size === 0) return;
+      let part: Uint8Array;
+      switch (rand(4)) {
+        case 0:
+          part = await reader.read(1 + rand(size + 1000));
+          break;
+        case 1:
+          part = await reader.readexactly(1 + rand(size));
+          break;
+        case 2: // leave one byte unread
+          part = await reader.readexactly(Math.max(1, size - 1));
+          break;
+        default: {
+          const buf = new Uint8Array(1 + rand(size + 10));
+          part = buf.subarray(0, await reader.readInto(buf));
+        }
+      }
+      kept.push([part, part.slice()]);
+      check(part);
+    };
+    for (let step = 0; step < 40; step++) {
+      if (rand(2) === 0) await take();
+      const lent = readerBuffer(reader, -1);
+      if (lent.buffer !== last) fresh++;
+      last = lent.buffer;
+      if (rand(2) === 0) await take(); // while the read is in flight
+      const n = rand(4) === 0 ? lent.length : rand(lent.length + 1);
+      for (let i = 0; i < n; i++) lent[i] = byteAt(sent + i);
+      sent += n;
+      readerUpdated(reader, n);
+    }
+    reader.feedEof();
+    check(await reader.read());
+    assertEquals(got, sent);
+    for (const [view, copy] of kept) assertEquals(view, copy);
+    assert(fresh > 1, "the reads never went to a fresh buffer");
+  }
 });
