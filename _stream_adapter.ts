@@ -393,14 +393,16 @@ export class StreamWriter implements AsyncDisposable {
    * @throws {Deno.errors.ConnectionReset} If the connection is lost.
    * @throws {Error} The reader's exception, if it has one.
    */
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
     const exc = this.#reader.exception();
-    if (exc) throw exc;
-    if (this.transport.isClosing()) {
-      // Give a pending connectionLost the chance to run first (asyncio's sleep(0)).
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
-    }
-    await this.#protocol.drainHelper();
+    if (exc) return Promise.reject(exc);
+    // No async function here: in an echo loop, drain() is called once a
+    // message and has nothing to wait for.
+    if (!this.transport.isClosing()) return this.#protocol.drainHelper();
+    // Give a pending connectionLost the chance to run first (asyncio's sleep(0)).
+    return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+      this.#protocol.drainHelper()
+    );
   }
 
   /**

@@ -307,25 +307,38 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * assertEquals(await reader.read(), new Uint8Array(0));
    * ```
    */
-  async read(n = -1, options?: ReadOptions): Promise<Uint8Array> {
-    checkInteger(n, "n", -1);
-    const signal = checkWaitOptions(options);
-    this.#checkUnlocked("read");
-    this.#throwIfFailed();
-    if (n === 0) return EMPTY;
-    if (n < 0) {
-      // Gather in the buffer, so an aborted wait loses nothing.
-      this.#toEof = true;
-      try {
-        while (!this.#eof) await this.#waitForData("read", signal);
-      } finally {
-        this.#toEof = false;
+  read(n = -1, options?: ReadOptions): Promise<Uint8Array> {
+    // Not an async function: read(n) is the hot path of a streams loop, and
+    // a promise chain costs less than an async frame (as in readInto).
+    try {
+      checkInteger(n, "n", -1);
+      const signal = checkWaitOptions(options);
+      this.#checkUnlocked("read");
+      this.#throwIfFailed();
+      if (n === 0) return Promise.resolve(EMPTY);
+      if (n < 0) return this.#readToEof(signal);
+      if (this.#size === 0 && !this.#eof) {
+        return this.#waitForData("read", signal).then(() => this.#takeUpTo(n));
       }
-      const data = this.#take(this.#size);
-      this.#maybeResume();
-      return data;
+      return Promise.resolve(this.#takeUpTo(n));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (this.#size === 0 && !this.#eof) await this.#waitForData("read", signal);
+  }
+
+  /** `read(-1)`: gathers in the buffer, so an aborted wait loses nothing. */
+  async #readToEof(signal: AbortSignal | undefined): Promise<Uint8Array> {
+    this.#toEof = true;
+    try {
+      while (!this.#eof) await this.#waitForData("read", signal);
+    } finally {
+      this.#toEof = false;
+    }
+    return this.#takeUpTo(this.#size);
+  }
+
+  /** Takes up to `n` bytes (all there are, at most), then resumes if drained. */
+  #takeUpTo(n: number): Uint8Array {
     const data = this.#take(Math.min(n, this.#size));
     this.#maybeResume();
     return data;
@@ -370,15 +383,22 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     }
   }
 
-  async #readInto(
+  #readInto(
     buffer: Uint8Array,
     signal: AbortSignal | undefined,
   ): Promise<number> {
     this.#throwIfFailed();
-    if (buffer.length === 0) return 0;
+    if (buffer.length === 0) return Promise.resolve(0);
     if (this.#size === 0 && !this.#eof) {
-      await this.#waitForData("readInto", signal);
+      return this.#waitForData("readInto", signal).then(() =>
+        this.#copyOut(buffer)
+      );
     }
+    return Promise.resolve(this.#copyOut(buffer));
+  }
+
+  /** Copies as many buffered bytes as fit into `buffer`; returns how many. */
+  #copyOut(buffer: Uint8Array): number {
     const n = Math.min(buffer.length, this.#size);
     buffer.set(this.#buf.subarray(this.#start, this.#start + n));
     this.#consume(n);
