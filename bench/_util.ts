@@ -19,13 +19,15 @@ export interface BenchFlags {
   onlyTls: boolean;
   /** Run the UDP echo table (full mode). */
   udp: boolean;
+  /** Pin servers to CPU 0 and the load client to CPU 1 (with `taskset`). */
+  pin: boolean;
 }
 
 /**
  * Parses `--quick`, `--rounds N`, `--duration S`, `--warmup S`,
  * `--no-extras`, `--only-extras`, `--connections N`, `--deno-client`,
- * `--no-tls`, `--only-tls`, `--no-udp`. (`--extras` is accepted and is the default
- * outside `--quick`.)
+ * `--no-tls`, `--only-tls`, `--no-udp`, `--no-pin`. (`--extras` is accepted
+ * and is the default outside `--quick`.)
  */
 export function parseFlags(args: string[]): BenchFlags {
   const flags: BenchFlags = {
@@ -40,6 +42,7 @@ export function parseFlags(args: string[]): BenchFlags {
     tls: true,
     onlyTls: false,
     udp: true,
+    pin: true,
   };
   const number = (i: number): number => {
     const value = Number(args[i]);
@@ -71,6 +74,7 @@ export function parseFlags(args: string[]): BenchFlags {
     else if (arg === "--no-tls") flags.tls = false;
     else if (arg === "--only-tls") flags.onlyTls = true;
     else if (arg === "--no-udp") flags.udp = false;
+    else if (arg === "--no-pin") flags.pin = false;
     else throw new TypeError(`Unknown flag ${arg}`);
   }
   if (flags.onlyTls && (flags.onlyExtras || !flags.tls)) {
@@ -89,6 +93,29 @@ export const benchPath = (path: string): string => new URL(path, here).pathname;
 export function kib(pid: number, field: "VmRSS" | "VmHWM"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+}
+
+/**
+ * Whether `taskset` can pin processes to CPUs 0 and 1 here: then the servers
+ * run on CPU 0 and the load client on CPU 1, so that the scheduler does not
+ * put them on the same core now and then (it moved figures by 2x between
+ * rounds here).
+ */
+export const canPin: boolean = (() => {
+  if (Deno.build.os !== "linux" || navigator.hardwareConcurrency < 2) {
+    return false;
+  }
+  try {
+    return new Deno.Command("taskset", { args: ["-c", "1", "true"] })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** `cmd` run on CPU `cpu` when `pin` is set and {@linkcode canPin}. */
+export function pinned(cmd: string[], cpu: number, pin: boolean): string[] {
+  return pin && canPin ? ["taskset", "-c", String(cpu), ...cmd] : cmd;
 }
 
 /** Resolves after `ms` milliseconds. */

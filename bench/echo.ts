@@ -38,14 +38,18 @@
  *   --only-tls     run only the TLS echo table (printed, results.md left
  *                  alone)
  *   --no-udp       skip the UDP echo table (bench/udp_echo.ts; full mode only)
+ *   --no-pin       do not pin the servers to CPU 0 and the load client to
+ *                  CPU 1 (pinned by default where `taskset` works)
  */
 import {
   benchPath,
+  canPin,
   findPython,
   kib,
   machine,
   median,
   parseFlags,
+  pinned,
   type Running,
   type ServerSpec,
   sizeLabel,
@@ -216,9 +220,10 @@ async function load(
   cell: Cell,
   extra: string[],
 ): Promise<LoadResult> {
-  const out = await new Deno.Command(client.cmd[0]!, {
+  const cmd = pinned(client.cmd, 1, flags.pin);
+  const out = await new Deno.Command(cmd[0]!, {
     args: [
-      ...client.cmd.slice(1),
+      ...cmd.slice(1),
       String(port),
       String(cell.size),
       String(cell.conns),
@@ -288,7 +293,10 @@ async function measure(
 ): Promise<{ rows: string[]; tls: string | undefined }> {
   const running: Running[] = [];
   try {
-    for (const spec of specs) running.push(await startServerProcess(spec));
+    for (const spec of specs) {
+      const cmd = pinned(spec.cmd, 0, flags.pin);
+      running.push(await startServerProcess({ ...spec, cmd }));
+    }
     let tls: string | undefined;
     // rates[cell][server] = requests/s per round; ratios likewise.
     const rates = grid.map(() => running.map(() => [] as number[]));
@@ -398,7 +406,10 @@ try {
   }
   lines.push(
     `- Method: ${flags.warmup} s warm-up then ${flags.duration} s per server and cell, ${flags.rounds} round(s); ` +
-      `all servers loaded in turn within a round, ratios to raw taken within each round, medians shown.`,
+      `all servers loaded in turn within a round, ratios to raw taken within each round, medians shown; ` +
+      (flags.pin && canPin
+        ? "servers pinned to CPU 0 and the load client to CPU 1 (taskset)."
+        : "no CPU pinning."),
     "",
   );
   if (plain) {
