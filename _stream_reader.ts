@@ -768,8 +768,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   /**
    * Lends memory to the transport's next read (see `readerBuffer`): the
-   * space after `#end`, or the space after the unread bytes' place in a
-   * fresh buffer (`#next`). A buffer lent before and never updated was
+   * space after `#end`, or the start of a fresh buffer (`#next`). A buffer lent before and never updated was
    * abandoned by its read (EOF, close, or the transport switched protocols
    * mid-read), which has ended: nothing writes into it any more.
    *

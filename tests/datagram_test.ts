@@ -20,7 +20,15 @@ import {
   DatagramProtocol,
   type DatagramTransport,
 } from "../mod.ts";
-import { dec, delay, enc, logText, randomBytes, withLogs } from "./_helpers.ts";
+import {
+  dec,
+  delay,
+  enc,
+  logText,
+  passingHold,
+  randomBytes,
+  withLogs,
+} from "./_helpers.ts";
 
 // ---- Helpers -----------------------------------------------------------------
 
@@ -214,11 +222,21 @@ const at = (hostname: string, port = 0): DatagramEndpointOptions => ({
 
 /** Binds `addr` anew without `reuseAddr`: resolves only if nothing holds it any more. */
 async function assertFree(addr: Deno.NetAddr): Promise<void> {
-  await using again = await endpoint(
-    () => new Recorder(),
-    at(addr.hostname, addr.port),
-  );
-  assertEquals(again.addr.port, addr.port);
+  for (let attempt = 0;; attempt++) {
+    try {
+      await using again = await endpoint(
+        () => new Recorder(),
+        at(addr.hostname, addr.port),
+      );
+      assertEquals(again.addr.port, addr.port);
+      return;
+    } catch (err) {
+      if (
+        !(err instanceof Deno.errors.AddrInUse) ||
+        !passingHold("udp", addr.port, attempt)
+      ) throw err;
+    }
+  }
 }
 
 /** A port that was just bound and released: nothing listens there. */
