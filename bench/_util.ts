@@ -97,9 +97,9 @@ export function kib(pid: number, field: "VmRSS" | "VmHWM"): number {
 
 /**
  * Whether `taskset` can pin processes to CPUs 0 and 1 here: then the servers
- * run on CPU 0 and the load client on CPU 1, so that the scheduler does not
- * put them on the same core now and then (it moved figures by 2x between
- * rounds here).
+ * run on CPU 0 and the load client on CPU 1, so that the scheduler never puts
+ * a server and the client on the same core, and every server gets the same
+ * one core (its garbage collector's threads included).
  */
 export const canPin: boolean = (() => {
   if (Deno.build.os !== "linux" || navigator.hardwareConcurrency < 2) {
