@@ -91,14 +91,14 @@ export const MUTANTS: Mutant[] = [
   {
     file: "_stream_adapter.ts",
     find:
-      "      await new Promise<void>((resolve) => setTimeout(resolve, 0));\n",
-    replace: "",
+      "    return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>\n      this.#protocol.drainHelper()\n    );\n",
+    replace: "    return this.#protocol.drainHelper();\n",
     description:
       "drain() on a closing writer resolves at once instead of waiting for connectionLost",
   },
   {
     file: "_stream_adapter.ts",
-    find: "    if (exc) throw exc;\n",
+    find: "    if (exc) return Promise.reject(exc);\n",
     replace: "",
     description: "drain() ignores an exception already set on the reader",
   },
@@ -184,6 +184,20 @@ export const MUTANTS: Mutant[] = [
       "throw new IncompleteReadError(this.#take(this.#size), this.#size);",
     description:
       "readexactly's IncompleteReadError.expected is the bytes left, not n",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "        next.copyWithin(size, 0, n);\n",
+    replace: "",
+    description:
+      "a read that landed in a fresh buffer is not moved after the bytes still unread (they overwrite it)",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "      if (space < want / 2) {\n",
+    replace: "      if (space < 0) {\n",
+    description:
+      "a shared buffer is never replaced by a fresh one: a read is lent what little is left of it",
   },
 
   // ---- _transport.ts -------------------------------------------------------
