@@ -61,8 +61,8 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
  * Each size's pool keeps up to this many bytes of free buffers. A pool only
  * holds buffers that were all in use at once, so this bounds what a burst
  * leaves behind. It must cover every connection writing at once: with 64
- * small buffers, 100 connections echoing 1 KiB each made 36 fresh buffers
- * per round and ran at 0.73 of the raw loop; with 1,024, at 0.93.
+ * small buffers, 100 connections echoing 1 KiB took a fresh buffer for a
+ * third of their writes (56,562 of 171,102); with 4 MiB, 100 in all.
  */
 const WRITE_POOL_BYTES = 4 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
