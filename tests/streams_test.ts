@@ -74,33 +74,41 @@ Deno.test("streams: drain() holds a fast writer to a slow reader with bounded bu
   let maxBuffered = 0;
   let drains = 0;
   const done = Promise.withResolvers<void>();
-  await using server = await startServer(
-    async (_reader, writer) => {
-      for (let sent = 0; sent < total; sent += chunk.length) {
-        writer.write(chunk);
-        maxBuffered = Math.max(
-          maxBuffered,
-          writer.transport.getWriteBufferSize(),
-        );
-        await writer.drain();
-        drains++;
-      }
-      writer.close();
-      done.resolve();
-    },
-    "127.0.0.1",
-    0,
+  // A failed check below must not leave the server writing forever.
+  await using server = abortOnDispose(
+    await startServer(
+      async (_reader, writer) => {
+        for (let sent = 0; sent < total; sent += chunk.length) {
+          writer.write(chunk);
+          maxBuffered = Math.max(
+            maxBuffered,
+            writer.transport.getWriteBufferSize(),
+          );
+          await writer.drain();
+          drains++;
+        }
+        writer.close();
+        done.resolve();
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server), {
     limit: 64 * 1024,
   });
   let got = 0;
-  while (true) {
-    const data = await reader.read(256 * 1024);
-    if (data.length === 0) break;
-    assert(data.every((b) => b === 7));
-    got += data.length;
-    if (got % (4 * 1024 * 1024) < data.length) await delay(2); // a slow reader
+  try {
+    while (true) {
+      const data = await reader.read(256 * 1024);
+      if (data.length === 0) break;
+      assert(data.every((b) => b === 7));
+      got += data.length;
+      if (got % (4 * 1024 * 1024) < data.length) await delay(2); // a slow reader
+    }
+  } catch (err) {
+    writer.transport.abort();
+    throw err;
   }
   await done.promise;
   assertEquals(got, total);
