@@ -820,7 +820,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       );
     }
     if (next) {
-      // Bytes still unread (fewer than when the read was lent: feedData
+      // Bytes still unread (no more than when the read was lent: feedData
       // queues while it is in flight, so there is room) go before the new.
       const size = this.#size;
       if (size > 0) {
