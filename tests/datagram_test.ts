@@ -27,6 +27,7 @@ import {
   logText,
   passingHold,
   randomBytes,
+  within,
   withLogs,
 } from "./_helpers.ts";
 
@@ -74,23 +75,8 @@ const FAMILIES = [IPV4, IPV6];
 const tag = (f: Family) =>
   f.name === "IPv6" ? "(IPv6; skipped where ::1 cannot be bound)" : "(IPv4)";
 
-/** Rejects if `promise` takes longer than `ms` (so that a lost datagram fails the test instead of hanging it). */
-async function within<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`nothing came within ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** How long a datagram test waits for an event before it fails (not hangs). */
+const WAIT_MS = 10_000;
 
 /** A datagram as the protocol got it. */
 interface Got {
@@ -163,7 +149,7 @@ class Recorder extends DatagramProtocol {
     if (this.#count(kind) >= n) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#waits.push({ kind, n, done: resolve });
-    return within(promise);
+    return within(promise, `${n} of ${kind}`, WAIT_MS);
   }
   /** Resolves once `n` datagrams have come in all. */
   received(n: number): Promise<void> {
@@ -210,7 +196,7 @@ async function endpoint<P extends Recorder>(
     addr: transport.getExtraInfo("sockname") as Deno.NetAddr,
     async [Symbol.asyncDispose]() {
       transport.abort();
-      await within(protocol.lost.promise);
+      await within(protocol.lost.promise, "connectionLost", WAIT_MS);
     },
   };
 }
@@ -247,7 +233,7 @@ async function closedPort(family: Family): Promise<Deno.NetAddr> {
   );
   const addr = transport.getExtraInfo("sockname") as Deno.NetAddr;
   transport.close();
-  await within(protocol.lost.promise);
+  await within(protocol.lost.promise, "connectionLost", WAIT_MS);
   return addr;
 }
 
@@ -514,7 +500,7 @@ for (const family of FAMILIES) {
         at(family.loopback),
       );
       for (let i = 0; i < 4; i++) sender.transport.sendto(enc(`${i}`), a.addr);
-      await within(all.promise);
+      await within(all.promise, "the four datagrams", WAIT_MS);
       await delay(100); // checking that no datagram is delivered twice
       const texts = [...a.protocol.texts(), ...b.protocol.texts()].sort();
       assertEquals(texts, ["0", "1", "2", "3"]);
@@ -809,7 +795,10 @@ Deno.test("close() sends every queued datagram first, then connectionLost(null),
   sender.transport.close();
   assertEquals(sender.transport.isClosing(), true);
   sender.transport.close(); // idempotent
-  assertEquals(await within(sender.protocol.lost.promise), null);
+  assertEquals(
+    await within(sender.protocol.lost.promise, "connectionLost", WAIT_MS),
+    null,
+  );
   await receiver.protocol.received(50);
   assertEquals(receiver.protocol.datagrams.map((d) => d.data), sent);
   assertEquals(sender.transport.getWriteBufferSize(), 0);
@@ -829,7 +818,10 @@ Deno.test("abort() drops the queue at once: connectionLost(null), at most the da
   assertEquals(sender.transport.getWriteBufferSize(), 0);
   sender.transport.abort(); // idempotent
   sender.transport.close();
-  assertEquals(await within(sender.protocol.lost.promise), null);
+  assertEquals(
+    await within(sender.protocol.lost.promise, "connectionLost", WAIT_MS),
+    null,
+  );
   await delay(150); // checking that the rest never arrives
   assert(
     receiver.protocol.datagrams.length <= 1,
@@ -852,7 +844,10 @@ Deno.test("abort() during close() drops what close() was still sending", async (
   sender.transport.close();
   sender.transport.abort();
   assertEquals(sender.transport.getWriteBufferSize(), 0);
-  assertEquals(await within(sender.protocol.lost.promise), null);
+  assertEquals(
+    await within(sender.protocol.lost.promise, "connectionLost", WAIT_MS),
+    null,
+  );
   await delay(150); // checking that the rest never arrives
   assert(receiver.protocol.datagrams.length <= 1);
 });
@@ -890,7 +885,10 @@ Deno.test("after close(), datagrams are no longer delivered, though the queue is
   // The late datagram reached the receiver's socket while it was open.
   assertEquals(receiver.protocol.lostWith, undefined);
   assert(receiver.transport.getWriteBufferSize() > 0);
-  assertEquals(await within(receiver.protocol.lost.promise), null);
+  assertEquals(
+    await within(receiver.protocol.lost.promise, "connectionLost", WAIT_MS),
+    null,
+  );
   assertEquals(receiver.protocol.datagrams, []);
 });
 
@@ -918,7 +916,7 @@ Deno.test("sendto after close is dropped: silently for five datagrams, then a Lo
         sender.transport.sendto("x" as unknown as Uint8Array, receiver.addr),
       TypeError,
     );
-    await within(sender.protocol.lost.promise);
+    await within(sender.protocol.lost.promise, "connectionLost", WAIT_MS);
     await delay(100); // checking that nothing was sent
     assertEquals(receiver.protocol.datagrams, []);
   });
@@ -939,7 +937,10 @@ Deno.test("a datagramReceived that throws is logged and closes only its endpoint
     await using good = await endpoint(() => new Echo(), at("127.0.0.1"));
     await using client = await endpoint(() => new Recorder(), at("127.0.0.1"));
     client.transport.sendto(enc("crash"), bad.addr);
-    assertStrictEquals(await within(bad.protocol.lost.promise), boom);
+    assertStrictEquals(
+      await within(bad.protocol.lost.promise, "connectionLost", WAIT_MS),
+      boom,
+    );
     assertEquals(bad.transport.isClosing(), true);
     assert(
       records.some((r) =>
@@ -996,7 +997,10 @@ Deno.test("an errorReceived that throws closes the endpoint with its error", asy
       hostname: "127.255.255.255",
       port: 9,
     });
-    assertStrictEquals(await within(touchy.protocol.lost.promise), boom);
+    assertStrictEquals(
+      await within(touchy.protocol.lost.promise, "connectionLost", WAIT_MS),
+      boom,
+    );
     assertInstanceOf(touchy.protocol.errors[0], Deno.errors.PermissionDenied);
     assert(
       records.some((r) =>
@@ -1367,7 +1371,7 @@ Deno.test("setProtocol: the new protocol gets the datagrams from then on; getPro
   assertEquals(second.texts(), ["two"]);
   // connectionLost goes to the protocol of the moment.
   receiver.transport.close();
-  await within(second.lost.promise);
+  await within(second.lost.promise, "connectionLost", WAIT_MS);
   first.lost.resolve(null); // for the endpoint's disposal
 });
 
@@ -1390,5 +1394,5 @@ Deno.test("a plain DatagramProtocol can run an endpoint (its callbacks do nothin
   }
   transport.setProtocol(new Last());
   transport.close();
-  await within(done.promise);
+  await within(done.promise, "connectionLost", WAIT_MS);
 });
