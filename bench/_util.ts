@@ -2,11 +2,8 @@
 /** Shared pieces of the benchmark: its flags, child processes and memory readings. */
 
 /** Options of `deno task bench`. */
-export interface BenchFlags {
+export interface BenchFlags extends TimingFlags {
   quick: boolean;
-  rounds: number;
-  duration: number;
-  warmup: number;
   /** Run the flow-control and many-connection measurements (full mode). */
   extras: boolean;
   onlyExtras: boolean;
@@ -44,16 +41,11 @@ export function parseFlags(args: string[]): BenchFlags {
     udp: true,
     pin: true,
   };
-  const number = (i: number): number => {
-    const value = Number(args[i]);
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new TypeError(`${args[i - 1]} needs a positive number`);
-    }
-    return value;
-  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === "--quick") {
+    const taken = timingFlag(args, i, flags);
+    if (taken !== -1) i = taken;
+    else if (arg === "--quick") {
       Object.assign(flags, {
         quick: true,
         rounds: 1,
@@ -61,15 +53,12 @@ export function parseFlags(args: string[]): BenchFlags {
         warmup: 0.15,
         extras: false,
       });
-    } else if (arg === "--rounds") flags.rounds = Math.ceil(number(++i));
-    else if (arg === "--duration") flags.duration = number(++i);
-    else if (arg === "--warmup") flags.warmup = number(++i);
-    else if (arg === "--extras") flags.extras = true;
+    } else if (arg === "--extras") flags.extras = true;
     else if (arg === "--no-extras") flags.extras = false;
     else if (arg === "--only-extras") {
       Object.assign(flags, { extras: true, onlyExtras: true });
     } else if (arg === "--connections") {
-      flags.connections = Math.ceil(number(++i));
+      flags.connections = Math.ceil(positiveArg(args, ++i));
     } else if (arg === "--deno-client") flags.denoClient = true;
     else if (arg === "--no-tls") flags.tls = false;
     else if (arg === "--only-tls") flags.onlyTls = true;
@@ -83,6 +72,75 @@ export function parseFlags(args: string[]): BenchFlags {
     );
   }
   return flags;
+}
+
+/** `args[i]` as a positive number, or a `TypeError` naming the flag before it. */
+function positiveArg(args: string[], i: number): number {
+  const value = Number(args[i]);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`${args[i - 1]} needs a positive number`);
+  }
+  return value;
+}
+
+/** The flags every benchmark runner takes: how long and how often to measure. */
+export interface TimingFlags {
+  rounds: number;
+  duration: number;
+  warmup: number;
+}
+
+/**
+ * Reads `--rounds N`, `--duration S` or `--warmup S` at `args[i]` into
+ * `flags`.
+ *
+ * @returns The index of the last argument taken, or -1 if `args[i]` is none
+ * of these flags.
+ */
+export function timingFlag(
+  args: string[],
+  i: number,
+  flags: TimingFlags,
+): number {
+  switch (args[i]) {
+    case "--rounds":
+      flags.rounds = Math.ceil(positiveArg(args, i + 1));
+      return i + 1;
+    case "--duration":
+      flags.duration = positiveArg(args, i + 1);
+      return i + 1;
+    case "--warmup":
+      flags.warmup = positiveArg(args, i + 1);
+      return i + 1;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * Runs a load client (`cmd`, arguments included) against `port` to the end
+ * and parses the JSON it prints; rejects with its stderr if it fails, and
+ * kills it after `timeoutSeconds`.
+ */
+export async function runLoadClient<T>(
+  cmd: string[],
+  port: number,
+  timeoutSeconds: number,
+): Promise<T> {
+  const out = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutSeconds * 1000),
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `load client failed on port ${port}: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
 const here = new URL(".", import.meta.url);

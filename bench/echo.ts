@@ -50,6 +50,7 @@ import {
   median,
   parseFlags,
   pinned,
+  runLoadClient,
   type Running,
   type ServerSpec,
   sizeLabel,
@@ -214,35 +215,29 @@ async function tlsClient(tmp: string): Promise<Client> {
 }
 
 /** One load run; `extra` follows the usual arguments (the CA file, for TLS, then `starttls` if the server wants it). */
-async function load(
+function load(
   client: Client,
   port: number,
   cell: Cell,
   extra: string[],
 ): Promise<LoadResult> {
-  const cmd = pinned(client.cmd, 1, flags.pin);
-  const out = await new Deno.Command(cmd[0]!, {
-    args: [
-      ...cmd.slice(1),
-      String(port),
-      String(cell.size),
-      String(cell.conns),
-      String(flags.warmup),
-      String(flags.duration),
-      ...extra,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout((flags.warmup + flags.duration + 30) * 1000),
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `load client failed on port ${port}: ${
-        new TextDecoder().decode(out.stderr)
-      }`,
-    );
-  }
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  return runLoadClient<LoadResult>(
+    pinned(
+      [
+        ...client.cmd,
+        String(port),
+        String(cell.size),
+        String(cell.conns),
+        String(flags.warmup),
+        String(flags.duration),
+        ...extra,
+      ],
+      1,
+      flags.pin,
+    ),
+    port,
+    flags.warmup + flags.duration + 30,
+  );
 }
 
 const cells: Cell[] = flags.quick

@@ -34,10 +34,13 @@ import {
   kib,
   machine,
   median,
+  runLoadClient,
   type Running,
   type ServerSpec,
   sizeLabel,
   startServerProcess,
+  timingFlag,
+  type TimingFlags,
 } from "./_util.ts";
 
 // ---- The load client -------------------------------------------------------
@@ -152,10 +155,7 @@ if (Deno.args[0] === "--client") {
 
 // ---- The runner --------------------------------------------------------------
 
-interface Flags {
-  rounds: number;
-  duration: number;
-  warmup: number;
+interface Flags extends TimingFlags {
   large: boolean;
   quick: boolean;
 }
@@ -168,18 +168,10 @@ function parseFlags(args: string[]): Flags {
     large: false,
     quick: false,
   };
-  const number = (i: number): number => {
-    const value = Number(args[i]);
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new TypeError(`${args[i - 1]} needs a positive number`);
-    }
-    return value;
-  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === "--rounds") flags.rounds = Math.ceil(number(++i));
-    else if (arg === "--duration") flags.duration = number(++i);
-    else if (arg === "--warmup") flags.warmup = number(++i);
+    const taken = timingFlag(args, i, flags);
+    if (taken !== -1) i = taken;
     else if (arg === "--large") flags.large = true;
     else if (arg === "--quick") {
       Object.assign(flags, {
@@ -234,9 +226,10 @@ async function servers(): Promise<ServerSpec[]> {
   return list;
 }
 
-async function load(port: number, cell: Cell): Promise<LoadResult> {
-  const out = await new Deno.Command(deno, {
-    args: [
+function load(port: number, cell: Cell): Promise<LoadResult> {
+  return runLoadClient<LoadResult>(
+    [
+      deno,
       "run",
       "--allow-net",
       "--unstable-net",
@@ -248,18 +241,9 @@ async function load(port: number, cell: Cell): Promise<LoadResult> {
       String(flags.warmup),
       String(flags.duration),
     ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout((flags.warmup + flags.duration + 30) * 1000),
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `load client failed on port ${port}: ${
-        new TextDecoder().decode(out.stderr)
-      }`,
-    );
-  }
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+    port,
+    flags.warmup + flags.duration + 30,
+  );
 }
 
 const cells: Cell[] = flags.quick ? [{ size: 1024, inflight: 10 }] : [
