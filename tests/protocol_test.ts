@@ -936,17 +936,37 @@ class FlowRecorder extends Recorder {
   }
 }
 
-Deno.test("pauseWriting comes when the buffer exceeds the high watermark, not when it reaches it", async () => {
+/**
+ * A recording server and a client connection to it whose protocol is a
+ * `FlowRecorder`; disposing it aborts the server's connections and closes it.
+ */
+async function flowPair() {
   const srv = recorderServer();
-  await using server = abortOnDispose(
+  const server = abortOnDispose(
     await createServer(srv.factory, "127.0.0.1", 0),
   );
-  const serverSide = srv.next();
-  const [transport, client] = await createConnection(
-    () => new FlowRecorder(),
-    "127.0.0.1",
-    portOf(server),
-  );
+  try {
+    const serverSide = srv.next();
+    const [transport, client] = await createConnection(
+      () => new FlowRecorder(),
+      "127.0.0.1",
+      portOf(server),
+    );
+    return {
+      serverSide,
+      transport,
+      client,
+      [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+    };
+  } catch (err) {
+    await server[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+Deno.test("pauseWriting comes when the buffer exceeds the high watermark, not when it reaches it", async () => {
+  await using pair = await flowPair();
+  const { serverSide, transport, client } = pair;
   transport.setWriteBufferLimits(100, 10);
   // Writes are asynchronous: what was just written is still buffered.
   transport.write(new Uint8Array(100)); // exactly the high watermark
@@ -963,16 +983,8 @@ Deno.test("pauseWriting comes when the buffer exceeds the high watermark, not wh
 });
 
 Deno.test("resumeWriting comes as soon as the buffer falls to the low watermark", async () => {
-  const srv = recorderServer();
-  await using server = abortOnDispose(
-    await createServer(srv.factory, "127.0.0.1", 0),
-  );
-  const serverSide = srv.next();
-  const [transport, client] = await createConnection(
-    () => new FlowRecorder(),
-    "127.0.0.1",
-    portOf(server),
-  );
+  await using pair = await flowPair();
+  const { serverSide, transport, client } = pair;
   // The socket takes at most 51 bytes per write: 101 buffered, then 50 (the
   // low watermark: resume here), then 0.
   const sock = transport.getExtraInfo("socket") as Deno.Conn;
@@ -991,16 +1003,8 @@ Deno.test("resumeWriting comes as soon as the buffer falls to the low watermark"
 });
 
 Deno.test("setWriteBufferLimits below what is already buffered pauses the protocol at once", async () => {
-  const srv = recorderServer();
-  await using server = abortOnDispose(
-    await createServer(srv.factory, "127.0.0.1", 0),
-  );
-  const serverSide = srv.next();
-  const [transport, client] = await createConnection(
-    () => new FlowRecorder(),
-    "127.0.0.1",
-    portOf(server),
-  );
+  await using pair = await flowPair();
+  const { serverSide, transport, client } = pair;
   transport.write(new Uint8Array(1000)); // far below the default 64 KiB
   assertEquals(client.flow, []);
   transport.setWriteBufferLimits(500); // 1000 bytes buffered, over the new high
