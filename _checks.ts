@@ -320,6 +320,122 @@ function checkOptions<T extends object>(
 }
 
 /**
+ * asyncio's option names (camelCased, as a porter writes them) that this
+ * module does not take, each with why and what to do instead. Given
+ * anywhere, they throw: an option asked for is never silently dropped.
+ */
+const ASYNCIO_OPTIONS: Readonly<Record<string, string>> = {
+  ssl: "TLS is options.tls here (an object of PEM text, not an SSLContext)",
+  sock:
+    "pass a Deno.Conn as options.conn (createConnection/openConnection), or use connectAcceptedSocket; a server cannot adopt a listener made elsewhere",
+  family:
+    "Deno picks the address family itself: give an IP literal (127.0.0.1 or ::1) as the host to choose one",
+  proto: "Deno's sockets take no protocol number",
+  flags: "Deno's getaddrinfo takes no flags",
+  localAddr:
+    "Deno.connect cannot bind the local address of an outgoing TCP connection",
+  serverHostname:
+    "it belongs inside the TLS options: options.tls.serverHostname",
+  sslHandshakeTimeout:
+    "it is options.tlsHandshakeTimeout here, in milliseconds",
+  sslShutdownTimeout: "it is options.tlsShutdownTimeout here, in milliseconds",
+  happyEyeballsDelay:
+    "Deno.connect does not race addresses (Happy Eyeballs); give the address to use as the host",
+  interleave:
+    "Deno.connect does not race addresses (Happy Eyeballs); give the address to use as the host",
+  allErrors:
+    "a failed connect rejects with the OS error of the last address tried",
+  reuseAddress:
+    "Deno sets SO_REUSEADDR on every TCP listener itself; it cannot be turned off",
+  reuseAddr:
+    "Deno sets SO_REUSEADDR on every TCP listener itself; it cannot be turned off",
+  sslHandshake: "TLS is options.tls here",
+};
+
+/** `snake_case` to `camelCase`: `server_hostname` → `serverHostname`. */
+function camelCase(key: string): string {
+  return key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * The edit distance between two short strings: inserts, deletes, replaces
+ * and swaps of neighbours (`tsl` is one edit from `tls`).
+ */
+function editDistance(a: string, b: string): number {
+  let before: number[] = [];
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      let d = Math.min(
+        row[j]! + 1,
+        next[j - 1]! + 1,
+        row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, before[j - 2]! + 1);
+      }
+      next[j] = d;
+    }
+    [before, row] = [row, next];
+  }
+  return row[b.length]!;
+}
+
+/** The known name `key` was most likely meant to be, if one is close enough. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const lower = camelCase(key).toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of known) {
+    const distance = editDistance(lower, name.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return bestDistance <= Math.max(1, Math.floor(key.length / 3))
+    ? best
+    : undefined;
+}
+
+/**
+ * Throws `TypeError` for the first key of `options` not in `known`: naming
+ * it and the nearest known key, or, for an asyncio option this module
+ * cannot honour, saying why and what to do instead. Options objects are
+ * closed: a typo (`tsl` for `tls`) must never quietly change what happens.
+ */
+export function checkKnownKeys(
+  options: object,
+  known: readonly string[],
+  name = "options",
+): void {
+  // Options passed on by a streams entry point may also have held `limit`.
+  if (STREAMS in options) known = [...known, "limit"];
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    if ((options as Record<string, unknown>)[key] === undefined) continue;
+    const camel = camelCase(key);
+    if (camel !== key && known.includes(camel)) {
+      throw new TypeError(
+        `Unknown option "${key}" in ${name}: names are camelCase here (did you mean "${camel}"?)`,
+      );
+    }
+    const why = Object.hasOwn(ASYNCIO_OPTIONS, camel)
+      ? ASYNCIO_OPTIONS[camel]
+      : undefined;
+    if (why !== undefined) {
+      throw new TypeError(
+        `Unsupported option "${key}" in ${name}: ${why}`,
+      );
+    }
+    const guess = nearest(key, known);
+    throw new TypeError(
+      `Unknown option "${key}" in ${name}${
+        guess === undefined ? "" : ` (did you mean "${guess}"?)`
+      }; known options: ${known.join(", ")}`,
+    );
+  }
+}
+
+/**
  * Checks TLS options given as `name`: a client's
  * ({@linkcode TlsConnectOptions}) or, with `serverSide`, a server's
  * ({@linkcode TlsListenOptions}, which needs `cert` and `key`).
@@ -328,9 +444,15 @@ function checkTlsOptions(
   value: TlsConnectOptions | TlsListenOptions,
   name: string,
   serverSide: boolean,
+  otherKeys: readonly string[] = [],
 ): void {
   const tls: TlsConnectOptions & Partial<TlsListenOptions> = checkOptions(
     value,
+    name,
+  );
+  checkKnownKeys(
+    tls,
+    [...(serverSide ? SERVER_TLS_KEYS : CLIENT_TLS_KEYS), ...otherKeys],
     name,
   );
   if (serverSide) {
@@ -344,6 +466,11 @@ function checkTlsOptions(
   }
   checkStrings(tls.alpnProtocols, `${name}.alpnProtocols`);
 }
+
+/** The keys of {@linkcode TlsConnectOptions}. */
+const CLIENT_TLS_KEYS = ["serverHostname", "caCerts", "alpnProtocols"];
+/** The keys of {@linkcode TlsListenOptions}. */
+const SERVER_TLS_KEYS = ["cert", "key", "alpnProtocols"];
 
 /** Checks one option; `name` is its full name (`options.tls.caCerts`). */
 type OptionCheck = (value: unknown, name: string) => void;
@@ -383,14 +510,17 @@ function checkTlsTimeouts<T extends ConnectOptions | ServerOptions>(
 }
 
 /**
- * Checks that `options` is undefined or an object, and each listed option
- * in it, in order; returns the options (`{}` when undefined).
+ * Checks that `options` is undefined or an object holding only the listed
+ * options (and `otherKeys`, checked elsewhere), and each listed option in
+ * it, in order; returns the options (`{}` when undefined).
  */
 function checkFields<T extends object>(
   options: T | undefined,
   fields: Record<string, OptionCheck>,
+  otherKeys: readonly string[] = [],
 ): T {
   const opts = checkOptions(options);
+  checkKnownKeys(opts, [...Object.keys(fields), ...otherKeys]);
   for (const [key, check] of Object.entries(fields)) {
     check((opts as Record<string, unknown>)[key], `options.${key}`);
   }
@@ -405,13 +535,16 @@ export function checkStartTlsOptions(
   options: StartTlsOptions | undefined,
   defaultServerSide: boolean,
 ): StartTlsOptions & { serverSide: boolean } {
-  const opts = checkFields(options, {
+  const fields = {
     signal: signalOption,
     serverSide: booleanOption,
     ...timeoutFields,
-  });
+  };
+  const opts = checkOptions(options);
   const serverSide = opts.serverSide ?? defaultServerSide;
-  checkTlsOptions(opts, "options", serverSide);
+  checkBoolean(serverSide, "options.serverSide");
+  checkTlsOptions(opts, "options", serverSide, Object.keys(fields));
+  checkFields(opts, fields, serverSide ? SERVER_TLS_KEYS : CLIENT_TLS_KEYS);
   return { ...opts, serverSide };
 }
 
@@ -494,16 +627,19 @@ export function checkServerOptions<T extends ServerOptions>(
   );
 }
 
+/** Refuses TLS on a Unix socket rather than answering it in plaintext. */
+const noUnixTls: OptionCheck = (value, name) => {
+  if (value !== undefined) {
+    throw new TypeError(`${name} is not supported on Unix sockets`);
+  }
+};
+
 /** Checks a {@linkcode UnixServerOptions} (and returns it, with whatever else it holds). */
 export function checkUnixServerOptions<T extends UnixServerOptions>(
   options: T | undefined,
 ): T {
   return checkFields(options, {
-    tls: (value) => {
-      if (value !== undefined) {
-        throw new TypeError("options.tls is not supported on Unix sockets");
-      }
-    },
+    tls: noUnixTls,
     backlog: backlogOption,
     startServing: booleanOption,
     signal: signalOption,
@@ -514,7 +650,7 @@ export function checkUnixServerOptions<T extends UnixServerOptions>(
 export function checkUnixConnectOptions<T extends UnixConnectOptions>(
   options: T | undefined,
 ): T {
-  return checkFields(options, { signal: signalOption });
+  return checkFields(options, { signal: signalOption, tls: noUnixTls });
 }
 
 /** Checks a {@linkcode StreamOptions} (and returns it, with whatever else it holds). */
@@ -529,13 +665,31 @@ export function checkStreamOptions<T extends StreamOptions>(
   });
 }
 
+/** Marks the options a streams entry point passes on (see `splitStreamOptions`). */
+const STREAMS: unique symbol = Symbol("options passed on by streams");
+
+/**
+ * Splits the options of a streams entry point into the reader's (checked
+ * here) and the rest, which it passes on to the connect or listen call that
+ * checks them (unknown keys included).
+ */
+export function splitStreamOptions<T extends StreamOptions>(
+  options: T | undefined,
+): [StreamOptions, Omit<T, "limit"> | undefined] {
+  if (options === undefined) return [{}, undefined];
+  const { limit, ...rest } = checkOptions(options);
+  Object.defineProperty(rest, STREAMS, { value: true });
+  return [checkStreamOptions(limit === undefined ? {} : { limit }), rest];
+}
+
 /** Checks a {@linkcode WaitOptions} (or `ReadOptions`); returns its signal. */
 export function checkWaitOptions(
   options: WaitOptions | undefined,
 ): AbortSignal | undefined {
-  const signal = checkOptions(options).signal;
-  checkSignal(signal);
-  return signal;
+  const opts = checkOptions(options);
+  checkKnownKeys(opts, ["signal"]);
+  checkSignal(opts.signal);
+  return opts.signal;
 }
 
 // ---- UDP addresses ----------------------------------------------------------------
@@ -697,6 +851,15 @@ export function checkDatagramEndpointOptions<
   T extends DatagramEndpointOptions,
 >(options: T | undefined): T {
   const opts = checkOptions(options);
+  checkKnownKeys(opts, [
+    "localAddr",
+    "remoteAddr",
+    "family",
+    "reuseAddr",
+    "reusePort",
+    "allowBroadcast",
+    "signal",
+  ]);
   if (opts.localAddr !== undefined) {
     checkDatagramAddress(opts.localAddr, "options.localAddr", true);
   }

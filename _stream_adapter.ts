@@ -10,8 +10,8 @@
  */
 import {
   checkFunction,
-  checkStreamOptions,
   checkWaitOptions,
+  splitStreamOptions,
 } from "./_checks.ts";
 import {
   BufferedProtocol,
@@ -531,16 +531,18 @@ function newReader(options: StreamOptions): StreamReader {
  * body of `openConnection`, `openUnixConnection` and (on the server's side)
  * `openAcceptedConnection`.
  */
-export async function openStreams(
+export async function openStreams<O extends StreamOptions>(
   connect: (
     factory: () => StreamReaderProtocol,
+    options: Omit<O, "limit"> | undefined,
   ) => Promise<[Transport, StreamReaderProtocol]>,
-  options: StreamOptions | undefined,
+  options: O | undefined,
   serverSide = false,
 ): Promise<[StreamReader, StreamWriter]> {
-  const opts = checkStreamOptions(options);
-  const [transport, protocol] = await connect(() =>
-    new StreamReaderProtocol(newReader(opts), serverSide)
+  const [opts, rest] = splitStreamOptions(options);
+  const [transport, protocol] = await connect(
+    () => new StreamReaderProtocol(newReader(opts), serverSide),
+    rest,
   );
   return [protocol.reader, makeWriter(transport, protocol)];
 }
@@ -550,14 +552,18 @@ export async function openStreams(
  * then listens with `listen` (which checks the rest). The body of
  * `startServer` and `startUnixServer`.
  */
-export async function startStreams<S>(
+export async function startStreams<S, O extends StreamOptions>(
   clientConnected: ClientConnected,
-  listen: (factory: () => StreamReaderProtocol) => Promise<S>,
-  options: StreamOptions | undefined,
+  listen: (
+    factory: () => StreamReaderProtocol,
+    options: Omit<O, "limit"> | undefined,
+  ) => Promise<S>,
+  options: O | undefined,
 ): Promise<S> {
   checkFunction(clientConnected, "clientConnected");
-  const opts = checkStreamOptions(options);
-  return await listen(() =>
-    new StreamReaderProtocol(newReader(opts), true, clientConnected)
+  const [opts, rest] = splitStreamOptions(options);
+  return await listen(
+    () => new StreamReaderProtocol(newReader(opts), true, clientConnected),
+    rest,
   );
 }

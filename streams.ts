@@ -135,12 +135,13 @@ export async function openConnection(
 ): Promise<[StreamReader, StreamWriter]> {
   if (typeof hostOrOptions === "object" && hostOrOptions !== null) {
     return await openStreams(
-      (factory) => createConnection(factory, hostOrOptions),
+      (factory, rest) =>
+        createConnection(factory, rest as SocketConnectOptions),
       hostOrOptions,
     );
   }
   return await openStreams(
-    (factory) => createConnection(factory, hostOrOptions, port!, options),
+    (factory, rest) => createConnection(factory, hostOrOptions, port!, rest),
     options,
   );
 }
@@ -179,7 +180,7 @@ export async function openAcceptedConnection(
 ): Promise<[StreamReader, StreamWriter]> {
   checkConn(conn, "conn");
   return await openStreams(
-    (factory) => connectAcceptedSocket(factory, conn, options),
+    (factory, rest) => connectAcceptedSocket(factory, conn, rest),
     options,
     true,
   );
@@ -230,7 +231,7 @@ export async function startServer(
 ): Promise<Server> {
   return await startStreams(
     clientConnected,
-    (factory) => createServer(factory, host, port, options),
+    (factory, rest) => createServer(factory, host, port, rest),
     options,
   );
 }

@@ -180,7 +180,7 @@ export async function startUnixServer(
 ): Promise<Server> {
   return await startStreams(
     clientConnected,
-    (factory) => createUnixServer(factory, path, options),
+    (factory, rest) => createUnixServer(factory, path, rest),
     options,
   );
 }
@@ -218,7 +218,7 @@ export async function openUnixConnection(
   options?: StreamOptions & UnixConnectOptions,
 ): Promise<[StreamReader, StreamWriter]> {
   return await openStreams(
-    (factory) => createUnixConnection(factory, path, options),
+    (factory, rest) => createUnixConnection(factory, path, rest),
     options,
   );
 }
