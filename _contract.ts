@@ -944,3 +944,34 @@ export class DatagramProtocol extends BaseProtocol {
     void exc;
   }
 }
+
+// ---- Reporting ----------------------------------------------------------------
+
+/**
+ * What an exception handler is told about an exception nobody else could
+ * receive: asyncio's exception-handler context. `message` says what failed;
+ * the other fields say where, when known.
+ */
+export interface ExceptionContext {
+  /** What failed, e.g. `"Exception in dataReceived()"`. */
+  readonly message: string;
+  /** The exception itself. */
+  readonly exception: Error;
+  /** The remote address (`"127.0.0.1:51234"`, or a socket path), when known. */
+  readonly peer?: string;
+  /** The server's listening addresses, when a server's connection failed. */
+  readonly server?: string;
+  /** The transport whose callback, handshake or socket failed, when there is one. */
+  readonly transport?: BaseTransport;
+  /** The protocol whose callback threw, when there is one. */
+  readonly protocol?: BaseProtocol;
+}
+
+/**
+ * Receives the exceptions that have no caller to go to (asyncio's
+ * `loop.set_exception_handler`): those of protocol callbacks, protocol
+ * factories, streams client callbacks, server-side TLS handshakes and accept
+ * loops. It runs synchronously; what it throws is reported by the default
+ * handler, with the original exception.
+ */
+export type ExceptionHandler = (context: ExceptionContext) => void;

@@ -72,7 +72,7 @@ import {
   type DatagramTransport,
 } from "./_contract.ts";
 import { FlowControlled } from "./_flow_control.ts";
-import { logCallbackError, logger } from "./_log.ts";
+import { logger, reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";
 import { formatAddr, makeProtocol } from "./_transport.ts";
 
@@ -652,15 +652,14 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
   }
 
   #fatalError(exc: Error, message: string): void {
-    if (this.#lost) {
-      logCallbackError(exc, message);
-    } else {
-      logger.error("{message} (datagram endpoint {sockname}): {error}", {
-        message,
-        sockname: formatAddr(this.#sockname),
-        error: exc,
-      });
-    }
+    reportException({
+      message: `${message} (datagram endpoint ${formatAddr(this.#sockname)})${
+        this.#lost ? " after the endpoint was closed" : ""
+      }`,
+      exception: exc,
+      transport: this,
+      protocol: this.#protocol,
+    });
     this.#forceClose(exc);
   }
 
@@ -694,7 +693,12 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
     try {
       this.#protocol.connectionLost(exc);
     } catch (err) {
-      logger.error("Exception in connectionLost(): {error}", { error: err });
+      reportException({
+        message: "Exception in connectionLost()",
+        exception: toError(err),
+        transport: this,
+        protocol: this.#protocol,
+      });
     } finally {
       this.#done.resolve();
     }

@@ -12,9 +12,12 @@ import type {
   ServerOptions,
   SocketOptions,
   UnixServerOptions,
+  WaitOptions,
 } from "./_contract.ts";
 import { bindTcp, bindUnix, type Bound } from "./_bind.ts";
-import { logger } from "./_log.ts";
+import { logger, reportException } from "./_log.ts";
+import { abortable } from "./_signal.ts";
+import { checkWaitOptions, toError } from "./_checks.ts";
 import { loadTlsEngine, openTls, type TlsSide } from "./_tls.ts";
 import {
   closeQuietly,
@@ -45,6 +48,8 @@ interface ServerInit extends Bound {
  * only, never from a public one.
  */
 let makeServer: (init: ServerInit) => Server;
+/** True only while `makeServer` runs: `new Server()` elsewhere throws. */
+let inMakeServer = false;
 
 /**
  * Pause after an accept error that is neither the listener closing nor a
@@ -103,15 +108,31 @@ export class Server implements AsyncDisposable {
   #acceptLoops = 0;
   #waiters: PromiseWithResolvers<void>[] = [];
   #forever: PromiseWithResolvers<void> | null = null;
-  #owner: TransportOwner = { detach: (t) => this.#detach(t) };
+  #owner: TransportOwner;
   #onAbort = () => this.close();
 
   static {
-    makeServer = (init) => new Server(init); // see makeServer
+    makeServer = (init) => {
+      inMakeServer = true;
+      try {
+        return new Server(init);
+      } finally {
+        inMakeServer = false;
+      }
+    };
   }
 
   private constructor(init: ServerInit) {
+    if (!inMakeServer) {
+      throw new TypeError(
+        "Server cannot be constructed directly: use createServer(), startServer(), createUnixServer() or startUnixServer()",
+      );
+    }
     this.#listeners = init.listeners;
+    this.#owner = {
+      detach: (t) => this.#detach(t),
+      name: this.#listeners.map((l) => formatAddr(l.addr)).join(", "),
+    };
     this.#protocolFactory = init.protocolFactory;
     this.#socketOptions = init.socketOptions;
     this.#tls = init.tls;
@@ -210,8 +231,10 @@ export class Server implements AsyncDisposable {
     try {
       step?.();
     } catch (err) {
-      logger.error("Error cleaning up after server close: {error}", {
-        error: err,
+      reportException({
+        message: "Error cleaning up after server close",
+        exception: toError(err),
+        server: this.#owner.name!,
       });
     }
   }
@@ -232,12 +255,20 @@ export class Server implements AsyncDisposable {
    * Resolves once the server is closed, its listening sockets are released
    * (a connect is refused, and the address can be bound again at once), and
    * every connection is gone.
+   *
+   * @param options `signal` stops the wait (the server is left as it is).
+   * @throws {TypeError} If `options` holds an unknown key or a non-signal.
    */
-  waitClosed(): Promise<void> {
+  waitClosed(options?: WaitOptions): Promise<void> {
+    const signal = checkWaitOptions(options);
     if (this.#isDone()) return Promise.resolve();
     const waiter = Promise.withResolvers<void>();
     this.#waiters.push(waiter);
-    return waiter.promise;
+    return abortable(waiter.promise, signal, {
+      onAbort: () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+      },
+    });
   }
 
   /** Closes the server and waits for its connections to go. */
@@ -302,9 +333,12 @@ export class Server implements AsyncDisposable {
             });
             continue;
           }
-          logger.error("Error accepting a connection on {addr}: {error}", {
-            addr: formatAddr(listener.addr),
-            error: err,
+          reportException({
+            message: `Error accepting a connection on ${
+              formatAddr(listener.addr)
+            }`,
+            exception: toError(err),
+            server: this.#owner.name!,
           });
           await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
           continue;
@@ -330,7 +364,11 @@ export class Server implements AsyncDisposable {
     try {
       setSocketOptions(conn, this.#socketOptions);
     } catch (err) {
-      this.#cannotServe(conn.remoteAddr, err);
+      this.#cannotServe(
+        conn.remoteAddr,
+        err,
+        "setting its socket options failed",
+      );
       closeQuietly(conn);
       return;
     }
@@ -358,7 +396,11 @@ export class Server implements AsyncDisposable {
     try {
       protocol = makeProtocol(this.#protocolFactory);
     } catch (err) {
-      this.#cannotServe(transport.getExtraInfo("peername") as Deno.Addr, err);
+      this.#cannotServe(
+        transport.getExtraInfo("peername") as Deno.Addr,
+        err,
+        "the protocol factory failed",
+      );
       transport.abort();
       return;
     }
@@ -366,10 +408,12 @@ export class Server implements AsyncDisposable {
     transport.start(protocol);
   }
 
-  #cannotServe(peer: Deno.Addr, err: unknown): void {
-    logger.error("Cannot serve a connection from {peer}: {error}", {
+  #cannotServe(peer: Deno.Addr, err: unknown, why: string): void {
+    reportException({
+      message: `Cannot serve a connection: ${why}`,
+      exception: toError(err),
       peer: formatAddr(peer),
-      error: err,
+      server: this.#owner.name!,
     });
   }
 }

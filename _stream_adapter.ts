@@ -12,6 +12,7 @@ import {
   checkFunction,
   checkWaitOptions,
   splitStreamOptions,
+  toError,
 } from "./_checks.ts";
 import {
   BufferedProtocol,
@@ -20,7 +21,7 @@ import {
   type Transport,
   type WaitOptions,
 } from "./_contract.ts";
-import { logger } from "./_log.ts";
+import { reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";
 import {
   bufferedBytes,
@@ -107,11 +108,16 @@ class StreamReaderProtocol extends BufferedProtocol {
   }
 
   #clientFailed(err: unknown): void {
-    logger.error(
-      "Unhandled exception in the client callback of startServer(): {error}",
-      { error: err },
-    );
-    this.#transport?.close();
+    const transport = this.#transport;
+    const peer = transport?.getExtraInfo("peername") as Deno.Addr | undefined;
+    reportException({
+      message: "Unhandled exception in the client callback of startServer()",
+      exception: toError(err),
+      ...(peer ? { peer: formatAddr(peer) } : {}),
+      ...(transport ? { transport } : {}),
+      protocol: this,
+    });
+    transport?.close();
   }
 
   override getBuffer(sizehint: number): Uint8Array {

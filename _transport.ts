@@ -34,7 +34,7 @@ import {
   type Transport,
 } from "./_contract.ts";
 import { FlowControlled } from "./_flow_control.ts";
-import { isConnectionError, logCallbackError, logger } from "./_log.ts";
+import { isConnectionError, logger, reportException } from "./_log.ts";
 
 /** Default high watermark of the write buffer (asyncio's). */
 /** Reads start with a small buffer so an idle connection holds little memory. */
@@ -109,6 +109,8 @@ export type AnyProtocol = BaseProtocol & {
 export interface TransportOwner {
   /** Called once the transport has called `connectionLost`. */
   detach(transport: StreamTransport): void;
+  /** The server's listening addresses, for reports. */
+  readonly name?: string;
 }
 
 /** Optional details of a socket transport. */
@@ -294,38 +296,57 @@ export abstract class StreamTransport extends FlowControlled
   }
 
   /**
-   * Logs the error a transport is about to fail with: a peer going away at
-   * debug level (as asyncio does), a failed TLS handshake as a warning,
-   * anything else as an error. After `connectionLost` it is a callback error.
+   * Reports the error a transport is about to fail with. A peer going away
+   * (reset, EOF, timeout) is logged at debug level, as asyncio does: the
+   * protocol's `connectionLost(exc)` hears of it. So is a failed handshake
+   * on a connection this side made or upgraded: its caller's promise rejects
+   * with it. A server's failed handshake is a warning (junk, a plain client,
+   * a silent one), except when the client refused it with a TLS alert (our
+   * certificate, say): that is a setup to fix, reported as an exception,
+   * as is anything else (a callback that threw) that nobody else hears of.
    */
   protected reportError(
     exc: Error,
     message: string,
     when: "open" | "handshake" | "lost",
   ): void {
-    if (when === "lost") {
-      logCallbackError(exc, message);
+    const peer = this.#peer();
+    const server = this.#owner?.name;
+    if (when === "handshake") {
+      if (this.#owner !== undefined && /alert/i.test(exc.message)) {
+        reportException({
+          message: "TLS handshake failed: the client refused it",
+          exception: exc,
+          peer,
+          transport: this,
+          ...(server !== undefined ? { server } : {}),
+        });
+      } else {
+        logger[this.#owner ? "warning" : "debug"](
+          "TLS handshake failed (peer {peer}): {error}",
+          { peer, error: exc },
+        );
+      }
       return;
     }
-    const peer = this.#peer();
-    if (when === "handshake") {
-      logger.warning("TLS handshake failed (peer {peer}): {error}", {
-        peer,
-        error: exc,
-      });
-    } else if (isConnectionError(exc)) {
+    if (when === "open" && isConnectionError(exc)) {
       logger.debug("{message} (peer {peer}): {error}", {
         message,
         peer,
         error: exc,
       });
-    } else {
-      logger.error("{message} (peer {peer}): {error}", {
-        message,
-        peer,
-        error: exc,
-      });
+      return;
     }
+    reportException({
+      message: when === "lost"
+        ? `${message} after the connection was lost`
+        : message,
+      exception: exc,
+      peer,
+      transport: this,
+      protocol: this.#protocol,
+      ...(server !== undefined ? { server } : {}),
+    });
   }
 
   /** Calls `connectionLost`, logging what it throws, then tells the owner. */
@@ -333,7 +354,16 @@ export abstract class StreamTransport extends FlowControlled
     try {
       this.#protocol.connectionLost(exc);
     } catch (err) {
-      logger.error("Exception in connectionLost(): {error}", { error: err });
+      reportException({
+        message: "Exception in connectionLost()",
+        exception: toError(err),
+        peer: this.#peer(),
+        transport: this,
+        protocol: this.#protocol,
+        ...(this.#owner?.name !== undefined
+          ? { server: this.#owner.name }
+          : {}),
+      });
     } finally {
       this.#owner?.detach(this);
     }

@@ -71,6 +71,8 @@ export {
   type BaseTransport,
   BufferedProtocol,
   type ConnectOptions,
+  type ExceptionContext,
+  type ExceptionHandler,
   Protocol,
   type ServerOptions,
   type SocketConnectOptions,
@@ -82,6 +84,11 @@ export {
   type Transport,
 } from "./_contract.ts";
 export { Server } from "./_server.ts";
+export {
+  defaultExceptionHandler,
+  getExceptionHandler,
+  setExceptionHandler,
+} from "./_log.ts";
 
 /**
  * Opens a TCP connection to `host:port` and runs a protocol on it: asyncio's
