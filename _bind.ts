@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { hostPort, withAddress } from "./_checks.ts";
 import type { ServerOptions } from "./_contract.ts";
 import { closeQuietly } from "./_transport.ts";
 
@@ -53,13 +54,17 @@ function bindOne(
       "Cannot listen with reusePort: Deno allows SO_REUSEPORT only with its --unstable-net flag",
     );
   }
-  return Deno.listen({
-    hostname,
-    port,
-    transport: "tcp",
-    ...(opts.reusePort !== undefined ? { reusePort: opts.reusePort } : {}),
-    ...(opts.backlog !== undefined ? { tcpBacklog: opts.backlog } : {}),
-  });
+  try {
+    return Deno.listen({
+      hostname,
+      port,
+      transport: "tcp",
+      ...(opts.reusePort !== undefined ? { reusePort: opts.reusePort } : {}),
+      ...(opts.backlog !== undefined ? { tcpBacklog: opts.backlog } : {}),
+    });
+  } catch (err) {
+    throw withAddress(err, `Cannot listen on ${hostPort(hostname, port)}`);
+  }
 }
 
 /**
@@ -202,7 +207,12 @@ function holds(path: string, ino: number | null): boolean {
  */
 export async function bindUnix(path: string): Promise<Bound> {
   await clearPath(path);
-  const listener = Deno.listen({ transport: "unix", path });
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ transport: "unix", path });
+  } catch (err) {
+    throw withAddress(err, `Cannot listen on ${path}`);
+  }
   let ino: number | null;
   try {
     ino = Deno.lstatSync(path).ino;

@@ -55,6 +55,27 @@ export function toError(err: unknown): Error {
     : new Error(`Non-Error thrown: ${describe(err)}`, { cause: err });
 }
 
+/**
+ * Names the address in an OS error from connect or bind, as asyncio's do:
+ * the same `Deno.errors` class, the message prefixed with `action`
+ * (`"connect to 127.0.0.1:8888"`), the original as its `cause`. Anything
+ * else is returned as it is.
+ */
+export function withAddress(err: unknown, action: string): unknown {
+  if (!(err instanceof Error)) return err;
+  const Class = err.constructor as new (
+    message: string,
+    options: ErrorOptions,
+  ) => Error;
+  if (!Object.values(Deno.errors).includes(Class as never)) return err;
+  return new Class(`${action}: ${err.message}`, { cause: err });
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** Throws `TypeError` unless `value` is a `Uint8Array`. */
 export function checkBytes(
   value: unknown,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { isTlsConn } from "./_checks.ts";
+import { hostPort, isTlsConn, withAddress } from "./_checks.ts";
 import type {
   AcceptedSocketOptions,
   BaseProtocol,
@@ -75,6 +75,8 @@ async function dialTcp(
     hostname: host,
     port,
     ...(signal ? { signal } : {}),
+  }).catch((err) => {
+    throw withAddress(err, `Cannot connect to ${hostPort(host, port)}`);
   });
   try {
     setSocketOptions(conn, opts);
@@ -180,7 +182,9 @@ export function connectUnix<P extends BaseProtocol>(
     protocolFactory,
     async () =>
       new SocketTransport(
-        await Deno.connect({ transport: "unix", path }),
+        await Deno.connect({ transport: "unix", path }).catch((err) => {
+          throw withAddress(err, `Cannot connect to ${path}`);
+        }),
         null,
       ),
     signal,

@@ -31,7 +31,7 @@ import {
   StreamReader,
 } from "./_stream_reader.ts";
 import { startTlsOn } from "./_tls.ts";
-import { formatAddr } from "./_transport.ts";
+import { closeQuietly, formatAddr } from "./_transport.ts";
 
 /**
  * The adapter protocol between a transport and the streams API (asyncio's
@@ -178,8 +178,11 @@ class StreamReaderProtocol extends BufferedProtocol {
     for (const waiter of waiters) waiter.resolve();
   }
 
-  /** Waits while writing is paused; throws once the connection is lost. */
-  drainHelper(): Promise<void> {
+  /**
+   * Waits while writing is paused; throws once the connection is lost.
+   * `signal` stops the wait (the write buffer is left as it is).
+   */
+  drainHelper(signal?: AbortSignal): Promise<void> {
     if (this.#lost) {
       return Promise.reject(
         new Deno.errors.ConnectionReset(
@@ -190,7 +193,11 @@ class StreamReaderProtocol extends BufferedProtocol {
     if (!this.#writingPaused) return Promise.resolve();
     const waiter = Promise.withResolvers<void>();
     this.#drainWaiters.push(waiter);
-    return waiter.promise;
+    return abortable(waiter.promise, signal, {
+      onAbort: () => {
+        this.#drainWaiters = this.#drainWaiters.filter((w) => w !== waiter);
+      },
+    });
   }
 }
 
@@ -328,6 +335,16 @@ export class StreamWriter implements AsyncDisposable {
    */
   get writable(): WritableStream<Uint8Array> {
     return this.#writable ??= new WritableStream<Uint8Array>({
+      // abort() must not wait for a write stuck in drain() (the stream calls
+      // the sink's abort only once the write in flight settles): the
+      // controller's signal fires at once, and aborts the transport.
+      start: (controller) => {
+        controller.signal.addEventListener(
+          "abort",
+          () => this.transport.abort(),
+          { once: true },
+        );
+      },
       write: async (chunk) => {
         this.transport.write(chunk);
         await this.drain();
@@ -395,20 +412,33 @@ export class StreamWriter implements AsyncDisposable {
    * Waits until the write buffer is at or below the low watermark. Safe to
    * call from many places at once.
    *
+   * @param options `signal` stops the wait (a peer that reads nothing may
+   * never let the buffer drain); the buffered data stays queued.
    * @returns Resolves at once while the buffer is small.
    * @throws {Deno.errors.ConnectionReset} If the connection is lost.
-   * @throws {Error} The reader's exception, if it has one.
+   * @throws {Error} The reader's exception, if it has one, or
+   * `signal.reason`.
    */
-  drain(): Promise<void> {
+  drain(options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      if (options !== undefined) signal = checkWaitOptions(options);
+      signal?.throwIfAborted();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const exc = this.#reader.exception();
     if (exc) return Promise.reject(exc);
     // No async function here: in an echo loop, drain() is called once a
     // message and has nothing to wait for.
-    if (!this.transport.isClosing()) return this.#protocol.drainHelper();
+    if (!this.transport.isClosing()) {
+      return this.#protocol.drainHelper(signal);
+    }
     // Give a pending connectionLost the chance to run first (asyncio's sleep(0)).
-    return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
-      this.#protocol.drainHelper()
-    );
+    return abortable(
+      new Promise<void>((resolve) => setTimeout(resolve, 0)),
+      signal,
+    ).then(() => this.#protocol.drainHelper(signal));
   }
 
   /**
@@ -535,7 +565,8 @@ function newReader(options: StreamOptions): StreamReader {
  * Opens a stream connection: checks the stream options, connects with
  * `connect` (which checks the rest) and returns the reader and writer. The
  * body of `openConnection`, `openUnixConnection` and (on the server's side)
- * `openAcceptedConnection`.
+ * `openAcceptedConnection`; `conn` is the connection handed over, if any,
+ * closed when the options are bad.
  */
 export async function openStreams<O extends StreamOptions>(
   connect: (
@@ -544,8 +575,18 @@ export async function openStreams<O extends StreamOptions>(
   ) => Promise<[Transport, StreamReaderProtocol]>,
   options: O | undefined,
   serverSide = false,
+  conn?: unknown,
 ): Promise<[StreamReader, StreamWriter]> {
-  const [opts, rest] = splitStreamOptions(options);
+  let opts: StreamOptions, rest: Omit<O, "limit"> | undefined;
+  try {
+    [opts, rest] = splitStreamOptions(options);
+  } catch (err) {
+    // A connection handed over is ours: bad options must not leak it.
+    if (conn instanceof Object && "close" in conn) {
+      closeQuietly(conn as Deno.Conn);
+    }
+    throw err;
+  }
   const [transport, protocol] = await connect(
     () => new StreamReaderProtocol(newReader(opts), serverSide),
     rest,

@@ -61,9 +61,9 @@ export class IncompleteReadError extends Error {
    */
   constructor(partial: Uint8Array, expected: number | null) {
     super(
-      `${partial.length} bytes read on a total of ${
-        expected ?? "undefined"
-      } expected bytes`,
+      expected === null
+        ? `${partial.length} bytes read before EOF, and no separator among them`
+        : `${partial.length} bytes read on a total of ${expected} expected bytes`,
     );
     this.name = "IncompleteReadError";
     this.partial = partial;
@@ -571,7 +571,10 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     separator: Separator | Separator[] = NEWLINE,
     options?: ReadOptions,
   ): Promise<Uint8Array> {
-    const seps = toSeparators(separator);
+    // Shortest first, so that of two matches ending at the same byte the
+    // shorter wins whatever the list's order (CPython 3.13 sorts them too):
+    // where the match starts decides the limit check.
+    const seps = toSeparators(separator).sort((a, b) => a.length - b.length);
     const signal = checkWaitOptions(options);
     this.#checkUnlocked("readuntil");
     this.#throwIfFailed();

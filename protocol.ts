@@ -64,6 +64,7 @@ import type {
 import { connectConn, connectTcp } from "./_dial.ts";
 import { listenTcp, type Server } from "./_server.ts";
 import { startTlsOn } from "./_tls.ts";
+import { closeQuietly } from "./_transport.ts";
 
 export {
   type AcceptedSocketOptions,
@@ -89,6 +90,25 @@ export {
   getExceptionHandler,
   setExceptionHandler,
 } from "./_log.ts";
+
+/**
+ * Runs the checks of a call that takes over `conn`: a connection handed
+ * over is ours from then on, so when a check throws, it is closed (when it
+ * is a `Deno.Conn` at all) rather than leaked.
+ */
+function adopting<T>(conn: unknown, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    try {
+      checkConn(conn, "conn");
+    } catch {
+      throw err; // not a connection: nothing to close
+    }
+    closeQuietly(conn);
+    throw err;
+  }
+}
 
 /**
  * Opens a TCP connection to `host:port` and runs a protocol on it: asyncio's
@@ -174,7 +194,10 @@ export function createConnection<P extends BaseProtocol>(
   try {
     checkFunction(protocolFactory, "protocolFactory");
     if (typeof hostOrOptions === "object" && hostOrOptions !== null) {
-      const opts = checkSocketConnectOptions(hostOrOptions);
+      const opts = adopting(
+        hostOrOptions.conn,
+        () => checkSocketConnectOptions(hostOrOptions),
+      );
       return connectConn(protocolFactory, opts.conn, opts, false);
     }
     checkString(hostOrOptions, "host");
@@ -232,8 +255,10 @@ export function connectAcceptedSocket<P extends BaseProtocol>(
 ): Promise<[Transport, P]> {
   try {
     checkConn(conn, "conn");
-    checkFunction(protocolFactory, "protocolFactory");
-    const opts = checkAcceptedSocketOptions(options, conn);
+    const opts = adopting(conn, () => {
+      checkFunction(protocolFactory, "protocolFactory");
+      return checkAcceptedSocketOptions(options, conn);
+    });
     return connectConn(protocolFactory, conn, opts, true);
   } catch (err) {
     return Promise.reject(err);

@@ -138,6 +138,8 @@ export async function openConnection(
       (factory, rest) =>
         createConnection(factory, rest as SocketConnectOptions),
       hostOrOptions,
+      false,
+      hostOrOptions.conn,
     );
   }
   return await openStreams(
@@ -183,6 +185,7 @@ export async function openAcceptedConnection(
     (factory, rest) => connectAcceptedSocket(factory, conn, rest),
     options,
     true,
+    conn,
   );
 }
 

@@ -6,6 +6,7 @@ import {
   assertEquals,
   assertInstanceOf,
   assertRejects,
+  assertThrows,
 } from "@std/assert";
 import nodeNet from "node:net";
 import {
@@ -204,7 +205,7 @@ Deno.test("a wrong object instead of a Deno.Conn is a TypeError naming it, befor
     );
   }
   // TLS over a connection that speaks TLS already is refused, and the
-  // connection is left to its owner.
+  // connection, handed over, is closed rather than leaked.
   using listener = Deno.listenTls({
     hostname: "127.0.0.1",
     port: 0,
@@ -221,7 +222,7 @@ Deno.test("a wrong object instead of a Deno.Conn is a TypeError naming it, befor
     TypeError,
     "already speaks TLS",
   );
-  accepted.close();
+  assertThrows(() => accepted.close(), Deno.errors.BadResource);
   dialled.close();
 });
 
