@@ -260,7 +260,12 @@ export class Server implements AsyncDisposable {
    * @throws {TypeError} If `options` holds an unknown key or a non-signal.
    */
   waitClosed(options?: WaitOptions): Promise<void> {
-    const signal = checkWaitOptions(options);
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkWaitOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.#isDone()) return Promise.resolve();
     const waiter = Promise.withResolvers<void>();
     this.#waiters.push(waiter);
