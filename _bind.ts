@@ -233,7 +233,10 @@ export async function bindUnix(path: string): Promise<Bound> {
   };
   const afterClose = () => {
     if (aside !== null) {
-      // Back where it was, unless something new took the path meanwhile.
+      // Put it back at `path`. A hard link, unlike a rename, fails
+      // (AlreadyExists) rather than replace a file that took the path
+      // meanwhile; the server then logs that error and the moved file stays
+      // at `aside`.
       Deno.linkSync(aside, path);
       Deno.removeSync(aside);
     } else if (holds(path, ino)) {

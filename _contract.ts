@@ -109,6 +109,12 @@ export class Protocol extends BaseProtocol {
    * is split into pieces is up to the network: one `write` by the peer may
    * arrive as several pieces, and several as one.
    *
+   * `data` is a view into a larger buffer the transport read into (not a
+   * copy): nothing writes over it, but its `byteOffset` is usually not 0, so
+   * make a `DataView` as
+   * `new DataView(data.buffer, data.byteOffset, data.byteLength)`, and slice
+   * it to keep a small part for long (a view keeps its whole buffer alive).
+   *
    * @param data The bytes received; the protocol's to keep.
    */
   dataReceived(data: Uint8Array): void {
@@ -226,7 +232,9 @@ export interface BaseTransport {
   setWriteBufferLimits(high?: number, low?: number): void;
   /**
    * Information about the connection or endpoint by name (`"peername"`,
-   * `"sockname"`, `"socket"`, …).
+   * `"sockname"`, `"socket"`, and on TLS more): the names each kind knows are
+   * listed at `Transport.getExtraInfo` and `DatagramTransport.getExtraInfo`.
+   * An unknown name gives `defaultValue`, as in asyncio.
    *
    * @returns The value, or `defaultValue` for an unknown name.
    */
@@ -288,7 +296,8 @@ export interface Transport extends BaseTransport {
   isReading(): boolean;
   /**
    * Information about the connection: `"peername"` (the remote `Deno.Addr`),
-   * `"sockname"` (the local `Deno.Addr`), `"socket"` (the `Deno.Conn`), and on
+   * `"sockname"` (the local `Deno.Addr`), `"socket"` (the `Deno.Conn`; for TLS
+   * this module runs, the plain `Deno.TcpConn` underneath), and on
    * TLS `"alpnProtocol"` (the negotiated protocol), `"tlsVersion"` (such as
    * `"TLSv1.3"`), `"cipher"` (`{ name, version }`) and `"peerCertificate"`
    * (the peer's certificate as `node:tls` describes it: `subject`,

@@ -3,16 +3,17 @@
  * UDP: asyncio's datagram endpoints over Deno's `node:dgram`, loaded on
  * first use.
  *
- * The file has four parts, top to bottom:
+ * The file has two parts, top to bottom:
  *
- * 1. the contract ({@linkcode DatagramProtocol}, {@linkcode DatagramTransport},
- *    {@linkcode DatagramEndpointOptions}, {@linkcode DatagramAddress}), which
- *    belongs with `_contract.ts`;
- * 2. the checks ({@linkcode checkDatagramEndpointOptions} and the address
- *    checks), which belong with `_checks.ts`;
- * 3. the engine: `node:dgram` and its errors, mapped to Deno's classes;
- * 4. {@linkcode UdpTransport}, the one datagram transport, and
- *    {@linkcode openDatagramEndpoint}, the body of `createDatagramEndpoint`.
+ * 1. the engine: loading `node:dgram`, and its errors mapped to Deno's
+ *    classes;
+ * 2. {@linkcode UdpTransport}, the one datagram transport, and
+ *    {@linkcode openDatagramEndpoint}, the body of `createDatagramEndpoint`
+ *    (resolving the addresses, then binding and connecting the socket).
+ *
+ * The contract (`DatagramProtocol`, `DatagramTransport`, the options and
+ * address types) is in `_contract.ts`, and the checks of the options and
+ * addresses are in `_checks.ts`.
  *
  * Why `node:dgram` and not `Deno.listenDatagram`: the latter needs the
  * `--unstable-net` flag and has no `connect`, no broadcast switch and no
@@ -77,7 +78,7 @@ import { abortable } from "./_signal.ts";
 import { formatAddr, makeProtocol } from "./_transport.ts";
 
 // =============================================================================
-// 3. The engine: node:dgram and its errors
+// 1. The engine: node:dgram and its errors
 // =============================================================================
 
 type Dgram = typeof import("node:dgram");
@@ -256,7 +257,7 @@ function socketEvent(
 }
 
 // =============================================================================
-// 4. The transport, and opening an endpoint
+// 2. The transport, and opening an endpoint
 // =============================================================================
 
 /**

@@ -44,8 +44,11 @@ interface ServerInit extends Bound {
  * `StreamWriter`) or reach into (`StreamReader`) all use this idiom: a
  * module-level function, assigned in the class's `static {}` block, which
  * runs inside the class and so may call its private constructor or touch
- * its `#private` fields. The function is exported from the private module
- * only, never from a public one.
+ * its `#private` fields. A function only its own module calls stays
+ * module-local (this one, `makeWriter` in `_stream_adapter.ts`); one that
+ * another private module calls is exported from its private module (the
+ * `StreamReader` functions `_stream_adapter.ts` uses), never from a public
+ * one.
  */
 let makeServer: (init: ServerInit) => Server;
 /** True only while `makeServer` runs: `new Server()` elsewhere throws. */

@@ -442,9 +442,13 @@ export class StreamWriter implements AsyncDisposable {
   }
 
   /**
-   * Information about the connection; see `Transport.getExtraInfo`.
+   * Information about the connection: the transport's `getExtraInfo`.
    *
-   * @param name `"peername"`, `"sockname"`, `"socket"` or `"alpnProtocol"`.
+   * @param name `"peername"` (the remote `Deno.Addr`), `"sockname"` (the
+   * local `Deno.Addr`), `"socket"` (the `Deno.Conn`; for TLS this module
+   * runs, the plain `Deno.TcpConn` underneath), and on TLS `"alpnProtocol"`, `"tlsVersion"`,
+   * `"cipher"` (`{ name, version }`) and `"peerCertificate"` (each `null`
+   * where not known; on a plain connection these give `defaultValue`).
    * @param defaultValue What to return for an unknown name.
    * @returns The value, or `defaultValue`.
    */

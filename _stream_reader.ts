@@ -285,6 +285,11 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * EOF; `n = 0` returns an empty array at once; `n > 0` waits for at least
    * one byte, unless at EOF, where it returns an empty array.
    *
+   * The result is a view into the reader's buffer, not a copy: it is the
+   * caller's to keep (the reader never writes over it), but its `byteOffset`
+   * is usually not 0 and its `buffer` holds other bytes, so make a
+   * `DataView` as `new DataView(b.buffer, b.byteOffset, b.byteLength)`.
+   *
    * @param n How many bytes at most, or -1 for everything to EOF.
    * @param options `signal` aborts the wait; the bytes stay buffered.
    * @returns The bytes read; empty at EOF.
@@ -468,6 +473,9 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * seen, else the whole buffer), then `LimitOverrunError` is thrown, where
    * asyncio raises `ValueError`.
    *
+   * The result is a view into the reader's buffer, not a copy, as `read()`'s
+   * is: mind its `byteOffset`.
+   *
    * @param options `signal` aborts the wait.
    * @returns The line, with its `\n` unless it is the last one.
    * @throws {LimitOverrunError} If the line exceeds the limit.
@@ -503,6 +511,9 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   /**
    * Reads exactly `n` bytes: asyncio's `readexactly`.
+   *
+   * The result is a view into the reader's buffer, not a copy, as `read()`'s
+   * is: mind its `byteOffset`.
    *
    * @param n How many bytes.
    * @param options `signal` aborts the wait.
@@ -544,6 +555,9 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * separators, it stops at the match that ends earliest in the stream
    * (CPython 3.13). A `Uint8Array` is always one separator; strings are
    * encoded as UTF-8.
+   *
+   * The result is a view into the reader's buffer, not a copy, as `read()`'s
+   * is: mind its `byteOffset`.
    *
    * @param separator One separator or a list of them (default `"\n"`).
    * @param options `signal` aborts the wait.

@@ -36,7 +36,6 @@ import {
 import { FlowControlled } from "./_flow_control.ts";
 import { isConnectionError, logger, reportException } from "./_log.ts";
 
-/** Default high watermark of the write buffer (asyncio's). */
 /** Reads start with a small buffer so an idle connection holds little memory. */
 const MIN_READ = 4 * 1024;
 /** A read that fills the buffer doubles it, up to this. */

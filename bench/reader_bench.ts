@@ -2,8 +2,10 @@
 /**
  * StreamReader cost against body size: `readuntil` over a body whose
  * separator comes last, and `readexactly` of the whole body, both fed in
- * 64 KiB pieces while the call waits (as a socket feeds it). Linear code
- * shows time growing 8x from 1 to 8 MiB and 8x again to 64 MiB.
+ * 64 KiB pieces while the call waits (as a socket feeds it). A cost
+ * proportional to the body size would grow 8x from 1 to 8 MiB and 8x again
+ * to 64 MiB; the runs recorded in docs/performance.md grew by 4x to 31x per
+ * step, so they do not show the reader's time to be linear.
  *
  * Run: deno bench bench/reader_bench.ts
  */
