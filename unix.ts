@@ -138,7 +138,7 @@ export async function createUnixConnection<P extends BaseProtocol>(
   checkFunction(protocolFactory, "protocolFactory");
   checkSocketPath(path);
   const opts = checkUnixConnectOptions(options);
-  return await connectUnix(protocolFactory, path, opts.signal);
+  return await connectUnix(protocolFactory, path, opts);
 }
 
 /**
