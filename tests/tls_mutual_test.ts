@@ -12,7 +12,6 @@ import {
   type Server,
   startServer,
   type TlsConnectOptions,
-  type TlsListenOptions,
   type Transport,
 } from "../mod.ts";
 import {
