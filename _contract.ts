@@ -290,11 +290,14 @@ export interface Transport extends BaseTransport {
    * Information about the connection: `"peername"` (the remote `Deno.Addr`),
    * `"sockname"` (the local `Deno.Addr`), `"socket"` (the `Deno.Conn`), and on
    * TLS `"alpnProtocol"` (the negotiated protocol), `"tlsVersion"` (such as
-   * `"TLSv1.3"`), `"cipher"` (`{ name, version }`) and `"peerCertificate"`
+   * `"TLSv1.3"`), `"cipher"` (`{ name, version }`), `"peerCertificate"`
    * (the peer's certificate as `node:tls` describes it: `subject`,
-   * `subjectaltname`, `valid_to`, `fingerprint256`, `raw`, …), each `null`
-   * where it is not known (no ALPN agreed, no certificate sent, or a
-   * `Deno.TlsConn` made elsewhere, whose handshake tells only the ALPN).
+   * `subjectaltname`, `valid_to`, `fingerprint256`, `raw`, …; on a server
+   * asking for client certificates, the client's, verified) and
+   * `"serverHostname"` (the name asked for by SNI: the one a client checks,
+   * or the one a server received), each `null` where it is not known (no
+   * ALPN agreed, no certificate or name sent, or a `Deno.TlsConn` made
+   * elsewhere, whose handshake tells only the ALPN).
    *
    * @returns The value, or `defaultValue` for an unknown name.
    */
@@ -342,7 +345,9 @@ export interface TlsConnectOptions {
    */
   serverHostname?: string;
   /**
-   * PEM certificates of CAs to trust besides the system's.
+   * PEM certificates of the CAs to trust, instead of Deno's default roots
+   * (which are used when it is left out: Mozilla's, or the system's with
+   * `DENO_TLS_CA_STORE=system`, plus any given with `deno --cert`).
    *
    * @default {undefined}
    */
@@ -573,8 +578,8 @@ export interface StartTlsOptions
    */
   key?: string;
   /**
-   * On the client's side, the CAs the server's certificate may chain to,
-   * besides the system's; on the server's side, the CAs client
+   * On the client's side, the CAs the server's certificate may chain to
+   * (instead of Deno's default roots); on the server's side, the CAs client
    * certificates are checked against (with `requestCert`).
    *
    * @default {undefined}

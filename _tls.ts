@@ -25,6 +25,23 @@
  * A `Deno.TlsConn` made elsewhere still runs on the socket transport as any
  * connection does (its TLS is then Deno's).
  *
+ * What we add around the engine (Deno 2.9's `node:tls`, over rustls):
+ * - Options are read once into a {@linkcode ClientTls} or a
+ *   {@linkcode ServerTls}: certificates parsed and keys matched with
+ *   `node:crypto` (the engine's `createSecureContext` checks neither, and a
+ *   mismatched key fails only at the handshake, as "unsupported
+ *   protocol"), one secure context per certificate.
+ * - A server asking for client certificates reads the engine's verdict
+ *   after the handshake: the engine records a certificate that does not
+ *   verify without failing the handshake.
+ * - A server with several certificates reads the name from the ClientHello
+ *   before it starts the engine with the right one: the engine's own
+ *   `SNICallback` loses its output when it answers asynchronously.
+ *
+ * What the engine cannot do is refused where it is asked for: key logging
+ * (it gives out no secrets and ignores `SSLKEYLOGFILE`), TLS before 1.2,
+ * encrypted private keys.
+ *
  * @module
  */
 import type { X509Certificate } from "node:crypto";
