@@ -13,6 +13,8 @@ import type {
   BaseProtocol,
   ConnectOptions,
   SocketConnectOptions,
+  TlsConnectOptions,
+  TlsTimeoutOptions,
   Transport,
   UnixConnectOptions,
 } from "./_contract.ts";
@@ -74,7 +76,10 @@ async function dialTcp(
   opts: ConnectOptions,
   signal: AbortSignal | undefined,
 ): Promise<StreamTransport> {
-  const side = await clientSide(opts, opts.tls?.serverHostname ?? host);
+  const side = opts.tls && await clientSide(opts, {
+    ...opts.tls,
+    serverHostname: opts.tls.serverHostname ?? host,
+  });
   const conn = await Deno.connect({
     hostname: host,
     port,
@@ -99,31 +104,29 @@ async function dialUnix(
   opts: UnixConnectOptions,
   signal: AbortSignal | undefined,
 ): Promise<StreamTransport> {
-  const side = await clientSide(opts, opts.tls?.serverHostname);
+  const side = opts.tls && await clientSide(opts, opts.tls);
   const conn = await Deno.connect({ transport: "unix", path });
   if (side === undefined) return new SocketTransport(conn, null);
   return await handshaken(conn, side, signal);
 }
 
 /**
- * The client's side of TLS for `opts.tls` (`undefined` without it), made
- * once the engine is loaded.
+ * The client's side of TLS for `tls`, made once the engine is loaded.
  *
  * @throws {TypeError} If no name is known to check the certificate
  * against, or the client certificate and key do not parse or match.
  */
 async function clientSide(
-  opts: ConnectOptions | UnixConnectOptions,
-  serverHostname: string | undefined,
-): Promise<TlsSide | undefined> {
-  if (opts.tls === undefined) return undefined;
-  if (serverHostname === undefined) {
+  timeouts: TlsTimeoutOptions,
+  tls: TlsConnectOptions,
+): Promise<TlsSide> {
+  if (tls.serverHostname === undefined) {
     throw new TypeError(
       "options.tls.serverHostname is required: a Unix socket has no host name to check the server's certificate against",
     );
   }
   await loadTlsEngine();
-  return clientTlsSide(opts.tls, opts, serverHostname);
+  return clientTlsSide(tls, timeouts, tls.serverHostname);
 }
 
 /** Runs the TLS engine over `conn` and resolves once its handshake is done. */
@@ -176,13 +179,14 @@ async function adopt(
     if (serverSide) {
       side = (await serverTlsSide(opts as AcceptedSocketOptions))!;
     } else {
-      const options = opts as SocketConnectOptions;
+      const tls = (opts as SocketConnectOptions).tls!;
       const peer = conn.remoteAddr;
-      side = (await clientSide(
-        options,
-        options.tls!.serverHostname ??
-          (peer.transport === "tcp" ? peer.hostname : undefined),
-      ))!;
+      side = await clientSide(
+        opts,
+        tls.serverHostname !== undefined || peer.transport !== "tcp"
+          ? tls
+          : { ...tls, serverHostname: peer.hostname },
+      );
     }
   } catch (err) {
     closeQuietly(conn);

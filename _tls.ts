@@ -924,18 +924,17 @@ export class TlsTransport extends StreamTransport {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    if (!this.#secure) {
+    if (!this.#secure || !this.#socket) {
       if (this.#socket) this.#socket.destroy();
       else this.#raw.close();
       return;
     }
-    const socket = this.#socket!;
     // Read again, even if the application had paused reading: the peer's
     // close_notify must get through (nothing reaches the protocol now).
     this.#appPaused = false;
-    socket.resume();
+    this.#socket.resume();
     this.#syncRawReading();
-    socket.end();
+    this.#socket.end();
     this.#shutdownTimer = setTimeout(() => {
       this.#fail(
         new Deno.errors.TimedOut(
