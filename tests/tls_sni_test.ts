@@ -84,6 +84,12 @@ Deno.test("SNI: each name gets its own certificate; another name, or an address,
   ]);
 });
 
+Deno.test('SNI: getExtraInfo("serverHostname") tells the name on a server without SNI certificates too', async () => {
+  await using server = await sniServer({ cert, key });
+  assertEquals(await ask(server, "localhost"), ["localhost", "localhost null"]);
+  assertEquals(await ask(server, "127.0.0.1"), ["localhost", "null null"]);
+});
+
 Deno.test("SNI: ALPN is negotiated as usual with the certificate chosen by name", async () => {
   await using server = await sniServer({
     cert,
