@@ -262,7 +262,9 @@ function pickTimeouts(opts: TlsTimeoutOptions): TlsTimeoutOptions {
 export class ServerTls {
   readonly requestCert: boolean | "optional";
   readonly alpnProtocols: string[] | undefined;
-  #options: TlsListenOptions;
+  #caCerts: string[] | undefined;
+  #minVersion: string | undefined;
+  #sniCallback: TlsListenOptions["sniCallback"];
   #default: SecureContext;
   #exact = new Map<string, SecureContext>();
   /** Wildcard certificates by the suffix they match (`.example.test`). */
@@ -272,9 +274,12 @@ export class ServerTls {
 
   /** @throws {TypeError} If a certificate or key does not parse, or a key does not match. */
   constructor(options: TlsListenOptions, name: string) {
-    this.#options = options;
+    // Read once: changing the options object later changes nothing.
     this.requestCert = options.requestCert ?? false;
-    this.alpnProtocols = options.alpnProtocols;
+    this.alpnProtocols = options.alpnProtocols && [...options.alpnProtocols];
+    this.#caCerts = options.caCerts && [...options.caCerts];
+    this.#minVersion = options.minVersion;
+    this.#sniCallback = options.sniCallback;
     checkCaCerts(options.caCerts, `${name}.caCerts`);
     checkCertifiedKey(options, name);
     this.#default = this.#context(options);
@@ -295,7 +300,7 @@ export class ServerTls {
   /** Whether a handshake must read the name the client asks for first. */
   get usesSni(): boolean {
     return this.#exact.size > 0 || this.#wildcards.size > 0 ||
-      this.#options.sniCallback !== undefined;
+      this.#sniCallback !== undefined;
   }
 
   /** The context for a client without SNI. */
@@ -320,7 +325,7 @@ export class ServerTls {
       ? this.#wildcards.get(serverName.slice(dot))
       : undefined;
     if (wildcard) return wildcard;
-    const callback = this.#options.sniCallback;
+    const callback = this.#sniCallback;
     if (!callback) return this.#default;
     const picked = callback(serverName);
     return picked instanceof Promise
@@ -342,11 +347,7 @@ export class ServerTls {
   }
 
   #context(pair: TlsCertifiedKey): SecureContext {
-    return secureContext(
-      pair,
-      this.#options.caCerts,
-      this.#options.minVersion,
-    );
+    return secureContext(pair, this.#caCerts, this.#minVersion);
   }
 }
 
