@@ -19,8 +19,10 @@ import type {
   SocketConnectOptions,
   StartTlsOptions,
   StreamOptions,
+  TlsCertifiedKey,
   TlsConnectOptions,
   TlsListenOptions,
+  TlsTimeoutOptions,
   Transport,
   UnixConnectOptions,
   UnixServerOptions,
@@ -340,6 +342,10 @@ function checkOptions<T extends object>(
   return value;
 }
 
+/** Why TLS key logging is refused, wherever it is asked for. */
+const KEY_LOG =
+  'TLS key logging (SSLKEYLOGFILE) is not available: Deno\'s TLS engine (node:tls over rustls, Deno 2.9) gives out no session secrets (no "keylog" event) and ignores SSLKEYLOGFILE';
+
 /**
  * asyncio's option names (camelCased, as a porter writes them) that this
  * module does not take, each with why and what to do instead. Given
@@ -371,6 +377,20 @@ const ASYNCIO_OPTIONS: Readonly<Record<string, string>> = {
   reuseAddr:
     "Deno sets SO_REUSEADDR on every TCP listener itself; it cannot be turned off",
   sslHandshake: "TLS is options.tls here",
+  // TLS, where asyncio has only SSLContext attributes (and Node other names).
+  keylogFilename: KEY_LOG,
+  keyLog: KEY_LOG,
+  keylog: KEY_LOG,
+  sslKeyLogFile: KEY_LOG,
+  verifyMode:
+    'give tls.requestCert on a server (true or "optional"); a client always verifies, unless tls.insecureSkipVerify',
+  checkHostname:
+    "a client always checks the name (tls.serverHostname, default the host), unless tls.insecureSkipVerify",
+  rejectUnauthorized:
+    "a client skips verification only with tls.insecureSkipVerify: true; a server asks for client certificates with tls.requestCert",
+  ca: "the CAs to trust are tls.caCerts here, a list of PEM strings",
+  passphrase:
+    "the TLS engine takes only unencrypted keys: decrypt the key first",
 };
 
 /** `snake_case` to `camelCase`: `server_hostname` → `serverHostname`. */
@@ -456,12 +476,86 @@ export function checkKnownKeys(
   }
 }
 
+// ---- TLS ---------------------------------------------------------------------
+
+/** The label of each PEM block in `text` (`CERTIFICATE`, `PRIVATE KEY`, …). */
+function pemLabels(text: string): string[] {
+  return [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1]!);
+}
+
+/**
+ * Throws `TypeError` unless `value` is PEM text holding `kind`: a
+ * certificate (one or more), or one unencrypted private key. A file path or
+ * anything else that is not PEM gets the same advice: read the file first.
+ */
+function checkPem(
+  value: unknown,
+  name: string,
+  kind: "certificate" | "private key",
+): asserts value is string {
+  checkString(value, name);
+  const labels = pemLabels(value);
+  const isKey = (label: string) => label.endsWith("PRIVATE KEY");
+  const found = kind === "certificate"
+    ? labels.includes("CERTIFICATE") &&
+      value.includes("-----END CERTIFICATE-----")
+    : labels.some((l) => isKey(l) && value.includes(`-----END ${l}-----`));
+  if (found) {
+    if (kind === "private key" && labels.includes("ENCRYPTED PRIVATE KEY")) {
+      throw new TypeError(
+        `${name} is an encrypted private key: decrypt it first (the TLS engine takes no passphrase)`,
+      );
+    }
+    return;
+  }
+  if (
+    kind === "certificate" ? labels.some(isKey) : labels.includes("CERTIFICATE")
+  ) {
+    throw new TypeError(
+      `${name} holds a ${
+        kind === "certificate" ? "private key" : "certificate"
+      }, not a ${kind}: are cert and key swapped?`,
+    );
+  }
+  const begin = kind === "certificate" ? "CERTIFICATE" : "PRIVATE KEY";
+  throw new TypeError(
+    `${name} must be PEM text (a "-----BEGIN ${begin}-----" block), got ${
+      describe(value)
+    }: TLS material is a file's contents, not its path; read the file first, e.g. with Deno.readTextFileSync(path)`,
+  );
+}
+
+/** Throws `TypeError` unless `value` is undefined or a list of PEM certificates. */
+function checkPemList(value: unknown, name: string): void {
+  checkStrings(value, name);
+  value?.forEach((item, i) => checkPem(item, `${name}[${i}]`, "certificate"));
+}
+
+/** Checks `cert` and `key` of `value` (a {@linkcode TlsCertifiedKey}, or TLS options). */
+export function checkTlsCertifiedKey(value: unknown, name: string): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(
+      `${name} must be an object { cert, key }, got ${describe(value)}`,
+    );
+  }
+  const pair = value as Partial<TlsCertifiedKey>;
+  checkPem(pair.cert, `${name}.cert`, "certificate");
+  checkPem(pair.key, `${name}.key`, "private key");
+}
+
+/** The TLS versions the engine speaks, oldest first. */
+export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
+
 /**
  * Checks TLS options given as `name`: a client's
  * ({@linkcode TlsConnectOptions}) or, with `serverSide`, a server's
- * ({@linkcode TlsListenOptions}, which needs `cert` and `key`).
+ * ({@linkcode TlsListenOptions}, which needs `cert` and `key`). Every
+ * certificate and key must be PEM text. That a key matches its certificate
+ * is checked where the TLS engine is loaded (`_tls.ts`).
+ *
+ * @param otherKeys Keys that `value` may also hold, checked elsewhere.
  */
-function checkTlsOptions(
+export function checkTlsOptions(
   value: TlsConnectOptions | TlsListenOptions,
   name: string,
   serverSide: boolean,
@@ -476,22 +570,128 @@ function checkTlsOptions(
     [...(serverSide ? SERVER_TLS_KEYS : CLIENT_TLS_KEYS), ...otherKeys],
     name,
   );
-  if (serverSide) {
-    checkString(tls.cert, `${name}.cert`);
-    checkString(tls.key, `${name}.key`);
-  } else {
-    if (tls.serverHostname !== undefined) {
-      checkString(tls.serverHostname, `${name}.serverHostname`);
-    }
-    checkStrings(tls.caCerts, `${name}.caCerts`);
-  }
   checkStrings(tls.alpnProtocols, `${name}.alpnProtocols`);
+  checkPemList(tls.caCerts, `${name}.caCerts`);
+  if (tls.minVersion !== undefined) {
+    checkString(tls.minVersion, `${name}.minVersion`);
+    if (!(TLS_VERSIONS as readonly string[]).includes(tls.minVersion)) {
+      throw new RangeError(
+        `${name}.minVersion must be "TLSv1.2" or "TLSv1.3", got ${
+          describe(tls.minVersion)
+        } (the TLS engine, rustls, speaks nothing older than TLS 1.2)`,
+      );
+    }
+  }
+  if (serverSide) {
+    checkServerTls(tls, name);
+    return;
+  }
+  if (tls.serverHostname !== undefined) {
+    checkString(tls.serverHostname, `${name}.serverHostname`);
+  }
+  if (tls.cert !== undefined || tls.key !== undefined) {
+    if (tls.cert === undefined || tls.key === undefined) {
+      const missing = tls.cert === undefined ? "cert" : "key";
+      throw new TypeError(
+        `${name}.${missing} is required with ${name}.${
+          missing === "cert" ? "key" : "cert"
+        }: a client certificate needs both`,
+      );
+    }
+    checkTlsCertifiedKey(tls, name);
+  }
+  checkBoolean(tls.insecureSkipVerify, `${name}.insecureSkipVerify`);
+  if (tls.insecureSkipVerify && tls.caCerts !== undefined) {
+    throw new RangeError(
+      `${name}.caCerts means nothing with ${name}.insecureSkipVerify, which checks no certificate`,
+    );
+  }
+}
+
+/** The server's side of {@linkcode checkTlsOptions}. */
+function checkServerTls(tls: Partial<TlsListenOptions>, name: string): void {
+  checkTlsCertifiedKey(tls, name);
+  const { requestCert, sniCertificates, sniCallback } = tls;
+  if (
+    requestCert !== undefined && typeof requestCert !== "boolean" &&
+    requestCert !== "optional"
+  ) {
+    throw new TypeError(
+      `${name}.requestCert must be a boolean or "optional", got ${
+        describe(requestCert)
+      }`,
+    );
+  }
+  if (requestCert && !tls.caCerts?.length) {
+    throw new TypeError(
+      `${name}.requestCert needs ${name}.caCerts: the CAs that client certificates are checked against`,
+    );
+  }
+  if (!requestCert && tls.caCerts !== undefined) {
+    throw new RangeError(
+      `${name}.caCerts is only meaningful with ${name}.requestCert: on a server it checks client certificates`,
+    );
+  }
+  if (sniCertificates !== undefined) {
+    if (
+      sniCertificates === null || typeof sniCertificates !== "object" ||
+      Array.isArray(sniCertificates)
+    ) {
+      throw new TypeError(
+        `${name}.sniCertificates must be an object of server names to { cert, key }, got ${
+          describe(sniCertificates)
+        }`,
+      );
+    }
+    for (const [serverName, pair] of Object.entries(sniCertificates)) {
+      const where = `${name}.sniCertificates[${JSON.stringify(serverName)}]`;
+      if (!/^(\*\.)?[^*\s]+$/.test(serverName)) {
+        throw new RangeError(
+          `${where}: a server name must be a host name or "*." and a host name, got ${
+            JSON.stringify(serverName)
+          }`,
+        );
+      }
+      checkTlsCertifiedKey(pair, where);
+    }
+  }
+  if (sniCallback !== undefined) {
+    checkFunction(sniCallback, `${name}.sniCallback`);
+  }
 }
 
 /** The keys of {@linkcode TlsConnectOptions}. */
-const CLIENT_TLS_KEYS = ["serverHostname", "caCerts", "alpnProtocols"];
+const CLIENT_TLS_KEYS = [
+  "serverHostname",
+  "caCerts",
+  "alpnProtocols",
+  "cert",
+  "key",
+  "minVersion",
+  "insecureSkipVerify",
+];
 /** The keys of {@linkcode TlsListenOptions}. */
-const SERVER_TLS_KEYS = ["cert", "key", "alpnProtocols"];
+const SERVER_TLS_KEYS = [
+  "cert",
+  "key",
+  "alpnProtocols",
+  "caCerts",
+  "requestCert",
+  "sniCertificates",
+  "sniCallback",
+  "minVersion",
+];
+
+/**
+ * Checks TLS options that replace a server's (`Server.setTlsOptions`), as
+ * `createServer` checks them.
+ */
+export function checkTlsListenOptions(
+  options: TlsListenOptions,
+): TlsListenOptions {
+  checkTlsOptions(options, "options", true);
+  return options;
+}
 
 /** Checks one option; `name` is its full name (`options.tls.caCerts`). */
 type OptionCheck = (value: unknown, name: string) => void;
@@ -516,7 +716,7 @@ const serverTlsOption = optional((value, name) =>
 );
 
 /** Throws `RangeError` for a TLS timeout without TLS (asyncio's `ValueError`). */
-function checkTlsTimeouts<T extends ConnectOptions | ServerOptions>(
+function checkTlsTimeouts<T extends TlsTimeoutOptions & { tls?: unknown }>(
   opts: T,
 ): T {
   if (opts.tls !== undefined) return opts;
@@ -648,30 +848,45 @@ export function checkServerOptions<T extends ServerOptions>(
   );
 }
 
-/** Refuses TLS on a Unix socket rather than answering it in plaintext. */
-const noUnixTls: OptionCheck = (value, name) => {
-  if (value !== undefined) {
-    throw new TypeError(`${name} is not supported on Unix sockets`);
+/**
+ * The client's TLS options on a Unix socket: `serverHostname` is required,
+ * as there is no host name to check the certificate against.
+ */
+const unixClientTlsOption = optional((value, name) => {
+  checkTlsOptions(value as TlsConnectOptions, name, false);
+  if ((value as TlsConnectOptions).serverHostname === undefined) {
+    throw new TypeError(
+      `${name}.serverHostname is required: a Unix socket has no host name to check the server's certificate against`,
+    );
   }
-};
+});
 
 /** Checks a {@linkcode UnixServerOptions} (and returns it, with whatever else it holds). */
 export function checkUnixServerOptions<T extends UnixServerOptions>(
   options: T | undefined,
 ): T {
-  return checkFields(options, {
-    tls: noUnixTls,
-    backlog: backlogOption,
-    startServing: booleanOption,
-    signal: signalOption,
-  });
+  return checkTlsTimeouts(
+    checkFields(options, {
+      backlog: backlogOption,
+      startServing: booleanOption,
+      signal: signalOption,
+      tls: serverTlsOption,
+      ...timeoutFields,
+    }),
+  );
 }
 
 /** Checks a {@linkcode UnixConnectOptions} (and returns it, with whatever else it holds). */
 export function checkUnixConnectOptions<T extends UnixConnectOptions>(
   options: T | undefined,
 ): T {
-  return checkFields(options, { signal: signalOption, tls: noUnixTls });
+  return checkTlsTimeouts(
+    checkFields(options, {
+      signal: signalOption,
+      tls: unixClientTlsOption,
+      ...timeoutFields,
+    }),
+  );
 }
 
 /** Checks a {@linkcode StreamOptions} (and returns it, with whatever else it holds). */

@@ -299,27 +299,64 @@ export interface Transport extends BaseTransport {
    * `"sockname"` (the local `Deno.Addr`), `"socket"` (the `Deno.Conn`; for TLS
    * this module runs, the plain `Deno.TcpConn` underneath), and on
    * TLS `"alpnProtocol"` (the negotiated protocol), `"tlsVersion"` (such as
-   * `"TLSv1.3"`), `"cipher"` (`{ name, version }`) and `"peerCertificate"`
+   * `"TLSv1.3"`), `"cipher"` (`{ name, version }`), `"peerCertificate"`
    * (the peer's certificate as `node:tls` describes it: `subject`,
-   * `subjectaltname`, `valid_to`, `fingerprint256`, `raw`, …), each `null`
-   * where it is not known (no ALPN agreed, no certificate sent, or a
-   * `Deno.TlsConn` made elsewhere, whose handshake tells only the ALPN).
+   * `subjectaltname`, `valid_to`, `fingerprint256`, `raw`, …; on a server
+   * asking for client certificates, the client's, verified) and
+   * `"serverHostname"` (the name asked for by SNI: the one a client checks,
+   * or the one a server received), each `null` where it is not known (no
+   * ALPN agreed, no certificate or name sent, or a `Deno.TlsConn` made
+   * elsewhere, whose handshake tells only the ALPN).
    *
    * @returns The value, or `defaultValue` for an unknown name.
    */
   getExtraInfo(name: string, defaultValue?: unknown): unknown;
 }
 
-/** Options of a TLS client connection. */
+/**
+ * Options of a TLS client connection: what `createConnection`,
+ * `openConnection`, their Unix twins and the client's side of `startTls`
+ * take as `tls`. TLS material is PEM text (read files first, e.g. with
+ * `Deno.readTextFileSync(path)`); anything else is a `TypeError` at the call.
+ *
+ * @example Present a client certificate (mutual TLS)
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { openConnection, startServer, type TlsConnectOptions } from "@aio/net";
+ *
+ * const read = (name: string) => Deno.readTextFileSync(`tests/fixtures/tls/${name}`);
+ * await using server = await startServer((_reader, writer) => {
+ *   const peer = writer.getExtraInfo("peerCertificate") as { subject: { CN: string } };
+ *   writer.write(new TextEncoder().encode(`hello ${peer.subject.CN}\n`));
+ *   writer.close();
+ * }, "127.0.0.1", 0, {
+ *   tls: { cert: read("server.pem"), key: read("server.key"), caCerts: [read("ca.pem")], requestCert: true },
+ * });
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const tls: TlsConnectOptions = {
+ *   serverHostname: "localhost",
+ *   caCerts: [read("ca.pem")],
+ *   cert: read("client.pem"),
+ *   key: read("client.key"),
+ * };
+ * const [reader, writer] = await openConnection("127.0.0.1", port, { tls });
+ * assertEquals(new TextDecoder().decode(await reader.readline()), "hello aio-net test client\n");
+ * writer.close();
+ * await writer.waitClosed();
+ * ```
+ */
 export interface TlsConnectOptions {
   /**
    * The name the server's certificate is checked against (and sent as SNI).
+   * Required on a Unix socket, which has no host name.
    *
    * @default {host}
    */
   serverHostname?: string;
   /**
-   * PEM certificates of CAs to trust besides the system's.
+   * PEM certificates of the CAs to trust, instead of Deno's default roots
+   * (which are used when it is left out: Mozilla's, or the system's with
+   * `DENO_TLS_CA_STORE=system`, plus any given with `deno --cert`).
    *
    * @default {undefined}
    */
@@ -330,13 +367,99 @@ export interface TlsConnectOptions {
    * @default {undefined}
    */
   alpnProtocols?: string[];
+  /**
+   * This side's certificate chain, PEM, for a server that asks for one
+   * (mutual TLS; asyncio's `SSLContext.load_cert_chain` on a client). Needs
+   * `key`.
+   *
+   * @default {undefined}
+   */
+  cert?: string;
+  /**
+   * The private key of `cert`, PEM (unencrypted). It must match `cert`: a
+   * key of another certificate is a `TypeError` at the call.
+   *
+   * @default {undefined}
+   */
+  key?: string;
+  /**
+   * The oldest TLS version to accept: `"TLSv1.2"` or `"TLSv1.3"` (the TLS
+   * engine has nothing older). A peer that cannot speak it fails the
+   * handshake.
+   *
+   * @default {"TLSv1.2"}
+   */
+  minVersion?: "TLSv1.2" | "TLSv1.3";
+  /**
+   * Skips every check of the server's certificate: its chain and its name
+   * (asyncio's `verify_mode = CERT_NONE` with `check_hostname = False`).
+   * Anyone can then impersonate the server: use it only in tests. A warning
+   * is logged the first time a connection uses it.
+   *
+   * @default {false}
+   */
+  insecureSkipVerify?: boolean;
 }
 
-/** Options of a TLS server. */
-export interface TlsListenOptions {
-  /** The server's certificate chain, PEM. */
+/**
+ * A certificate chain and its private key, both PEM text: one of a TLS
+ * server's identities (see `sniCertificates` and `sniCallback` in
+ * {@linkcode TlsListenOptions}).
+ *
+ * @example Pick the certificate by the name the client asked for
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { TlsCertifiedKey } from "@aio/net";
+ *
+ * const read = (name: string) => Deno.readTextFileSync(`tests/fixtures/tls/${name}`);
+ * const alpha: TlsCertifiedKey = { cert: read("alpha.pem"), key: read("alpha.key") };
+ * const byName: Record<string, TlsCertifiedKey> = { "alpha.test": alpha };
+ * assertEquals(byName["alpha.test"]?.cert.startsWith("-----BEGIN CERTIFICATE-----"), true);
+ * ```
+ */
+export interface TlsCertifiedKey {
+  /** The certificate chain, PEM: the leaf first, then its intermediates. */
   cert: string;
-  /** The server's private key, PEM. */
+  /** The leaf's private key, PEM (unencrypted). */
+  key: string;
+}
+
+/**
+ * Options of a TLS server: what `createServer`, `startServer`, their Unix
+ * twins, `connectAcceptedSocket` and the server's side of `startTls` take
+ * as `tls`, and what `Server.setTlsOptions` replaces. TLS material is PEM
+ * text; anything else, or a key that does not match its certificate, is a
+ * `TypeError` at the call.
+ *
+ * @example Serve two names, each with its own certificate (SNI)
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { openConnection, startServer, type TlsListenOptions } from "@aio/net";
+ *
+ * const read = (name: string) => Deno.readTextFileSync(`tests/fixtures/tls/${name}`);
+ * const tls: TlsListenOptions = {
+ *   cert: read("server.pem"), // for clients that ask for no name, or another one
+ *   key: read("server.key"),
+ *   sniCertificates: {
+ *     "alpha.test": { cert: read("alpha.pem"), key: read("alpha.key") },
+ *     "beta.test": { cert: read("beta.pem"), key: read("beta.key") },
+ *   },
+ * };
+ * await using server = await startServer((_reader, writer) => writer.close(), "127.0.0.1", 0, { tls });
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const [, writer] = await openConnection("127.0.0.1", port, {
+ *   tls: { serverHostname: "beta.test", caCerts: [read("ca.pem")] },
+ * });
+ * const peer = writer.getExtraInfo("peerCertificate") as { subject: { CN: string } };
+ * assertEquals(peer.subject.CN, "beta.test");
+ * writer.close();
+ * await writer.waitClosed();
+ * ```
+ */
+export interface TlsListenOptions {
+  /** The server's certificate chain, PEM: the leaf first, then its intermediates. */
+  cert: string;
+  /** The private key of `cert`, PEM (unencrypted); it must match `cert`. */
   key: string;
   /**
    * ALPN protocols to accept, most preferred first.
@@ -344,6 +467,66 @@ export interface TlsListenOptions {
    * @default {undefined}
    */
   alpnProtocols?: string[];
+  /**
+   * PEM certificates of the CAs that client certificates are checked
+   * against (with `requestCert`; only with it). The system's CAs are not
+   * used for clients.
+   *
+   * @default {undefined}
+   */
+  caCerts?: string[];
+  /**
+   * Asks each client for a certificate (mutual TLS), checked against
+   * `caCerts`, which are then required. `true` requires one: a client
+   * without a certificate fails the handshake (Node's `requestCert` with
+   * `rejectUnauthorized`, asyncio's `CERT_REQUIRED`). `"optional"` also
+   * accepts a client that sends none (asyncio's `CERT_OPTIONAL`). Either
+   * way a certificate that does not verify fails the handshake, and the
+   * protocol sees the verified certificate as
+   * `getExtraInfo("peerCertificate")` (`null` when none was sent). Over
+   * TLS 1.3 the client finishes its handshake before the server checks its
+   * certificate, so a refused client sees its connection closed just
+   * after it was made.
+   *
+   * @default {false}
+   */
+  requestCert?: boolean | "optional";
+  /**
+   * Certificates by the server name a client asks for (SNI), each a
+   * {@linkcode TlsCertifiedKey}: exact names (`"alpha.test"`) or wildcards
+   * of one label (`"*.example.test"`), case-insensitive. A client that asks
+   * for another name, or none, gets `cert`/`key`.
+   *
+   * @default {undefined}
+   */
+  sniCertificates?: Record<string, TlsCertifiedKey>;
+  /**
+   * Chooses the certificate at run time from the name a client asks for
+   * (asyncio's `sni_callback`, Node's `SNICallback`): called during the
+   * handshake of each client that sends a name not in `sniCertificates`,
+   * it returns (or resolves to) the {@linkcode TlsCertifiedKey} to use, or
+   * `null`/`undefined` for `cert`/`key`. Returning the same object again
+   * reuses its checked form. A throw, a rejection or bad material fails
+   * only that handshake (it is logged); the handshake timeout covers the
+   * wait.
+   *
+   * @default {undefined}
+   */
+  sniCallback?: (
+    serverName: string,
+  ) =>
+    | TlsCertifiedKey
+    | null
+    | undefined
+    | Promise<TlsCertifiedKey | null | undefined>;
+  /**
+   * The oldest TLS version to accept: `"TLSv1.2"` or `"TLSv1.3"` (the TLS
+   * engine has nothing older). A client that cannot speak it fails the
+   * handshake.
+   *
+   * @default {"TLSv1.2"}
+   */
+  minVersion?: "TLSv1.2" | "TLSv1.3";
 }
 
 /**
@@ -373,9 +556,15 @@ export interface TlsTimeoutOptions {
 
 /**
  * Options of `startTls` and `StreamWriter.startTls`: the client's
- * {@linkcode TlsConnectOptions}, or on the server's side `cert` and `key`.
+ * {@linkcode TlsConnectOptions}, or on the server's side those of
+ * {@linkcode TlsListenOptions} (`cert` and `key` required). An option of
+ * the other side is refused.
  */
-export interface StartTlsOptions extends TlsConnectOptions, TlsTimeoutOptions {
+export interface StartTlsOptions
+  extends
+    TlsConnectOptions,
+    TlsTimeoutOptions,
+    Pick<TlsListenOptions, "requestCert" | "sniCertificates" | "sniCallback"> {
   /**
    * Take the server's side of the handshake; `cert` and `key` are then
    * required. `StreamWriter.startTls` defaults to the side the connection
@@ -385,17 +574,26 @@ export interface StartTlsOptions extends TlsConnectOptions, TlsTimeoutOptions {
    */
   serverSide?: boolean;
   /**
-   * The server's certificate chain, PEM (server side only).
+   * This side's certificate chain, PEM: the server's (required on the
+   * server's side), or the client's for mutual TLS.
    *
    * @default {undefined}
    */
   cert?: string;
   /**
-   * The server's private key, PEM (server side only).
+   * The private key of `cert`, PEM; it must match `cert`.
    *
    * @default {undefined}
    */
   key?: string;
+  /**
+   * On the client's side, the CAs the server's certificate may chain to
+   * (instead of Deno's default roots); on the server's side, the CAs client
+   * certificates are checked against (with `requestCert`).
+   *
+   * @default {undefined}
+   */
+  caCerts?: string[];
   /**
    * Aborts the handshake: the connection is closed and the call rejects
    * with `signal.reason`.
@@ -460,7 +658,9 @@ export interface SocketConnectOptions extends SocketOptions, TlsTimeoutOptions {
   signal?: AbortSignal;
   /**
    * Start TLS, the client's side, over a plain `conn` (not a `Deno.TlsConn`).
-   * `serverHostname` defaults to the peer's address.
+   * `serverHostname` defaults to the peer's address; a Unix socket has
+   * none, so it is required there (without it, a `TypeError`, and `conn`
+   * is closed).
    *
    * @default {undefined}
    */
@@ -556,7 +756,7 @@ export interface WaitOptions {
 export type ReadOptions = WaitOptions;
 
 /** Options of `createUnixServer` and `startUnixServer`. */
-export interface UnixServerOptions {
+export interface UnixServerOptions extends TlsTimeoutOptions {
   /**
    * The listen queue length. Deno does not expose it for Unix sockets, so it
    * is checked but not applied (the system default is used).
@@ -577,16 +777,33 @@ export interface UnixServerOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+  /**
+   * Accept TLS over the Unix socket, as a TCP server does: the TLS engine
+   * runs the server's side of the handshake over each connection, and the
+   * protocol is made after it.
+   *
+   * @default {undefined}
+   */
+  tls?: TlsListenOptions;
 }
 
 /** Options of `createUnixConnection` and `openUnixConnection`. */
-export interface UnixConnectOptions {
+export interface UnixConnectOptions extends TlsTimeoutOptions {
   /**
-   * Aborts a pending connect: the promise rejects with `signal.reason`.
+   * Aborts a pending connect (and TLS handshake): the promise rejects with
+   * `signal.reason`.
    *
    * @default {undefined}
    */
   signal?: AbortSignal;
+  /**
+   * Speak TLS from the start, as over TCP. A Unix socket has no host name
+   * to check the server's certificate against, so `serverHostname` is
+   * required (a `TypeError` before connecting without it).
+   *
+   * @default {undefined}
+   */
+  tls?: TlsConnectOptions & { serverHostname: string };
 }
 
 // ---- UDP ---------------------------------------------------------------------

@@ -13,12 +13,17 @@ import type {
   BaseProtocol,
   ConnectOptions,
   SocketConnectOptions,
+  TlsConnectOptions,
+  TlsTimeoutOptions,
   Transport,
+  UnixConnectOptions,
 } from "./_contract.ts";
 import { abortable, withTimeout } from "./_signal.ts";
 import {
+  clientTlsSide,
   loadTlsEngine,
   openTls,
+  serverTlsSide,
   TLS_HANDSHAKE_TIMEOUT,
   type TlsSide,
 } from "./_tls.ts";
@@ -62,7 +67,8 @@ async function openTransport<P extends BaseProtocol>(
 
 /**
  * Dials TCP, with `TCP_NODELAY` unless told not to, then runs TLS over it
- * when asked (the TLS engine's handshake, which `signal` also aborts).
+ * when asked (the TLS engine's handshake, which `signal` also aborts). The
+ * TLS material is checked against the engine before dialling.
  */
 async function dialTcp(
   host: string,
@@ -70,7 +76,10 @@ async function dialTcp(
   opts: ConnectOptions,
   signal: AbortSignal | undefined,
 ): Promise<StreamTransport> {
-  if (opts.tls) await loadTlsEngine();
+  const side = opts.tls && await clientSide(opts, {
+    ...opts.tls,
+    serverHostname: opts.tls.serverHostname ?? host,
+  });
   const conn = await Deno.connect({
     hostname: host,
     port,
@@ -84,13 +93,44 @@ async function dialTcp(
     closeQuietly(conn);
     throw err;
   }
-  if (opts.tls === undefined) return new SocketTransport(conn, null, { host });
-  return await handshaken(conn, {
-    ...opts,
-    ...opts.tls,
-    serverSide: false,
-    serverHostname: opts.tls.serverHostname ?? host,
-  }, signal);
+  if (side === undefined) return new SocketTransport(conn, null, { host });
+  return await handshaken(conn, side, signal);
+}
+
+/**
+ * Dials a Unix socket, then runs TLS over it when asked (`serverHostname`
+ * is then given: there is no host name to default to).
+ */
+async function dialUnix(
+  path: string,
+  opts: UnixConnectOptions,
+  signal: AbortSignal | undefined,
+): Promise<StreamTransport> {
+  const side = opts.tls && await clientSide(opts, opts.tls);
+  const conn = await Deno.connect({ transport: "unix", path }).catch((err) => {
+    throw withAddress(err, `Cannot connect to ${path}`);
+  });
+  if (side === undefined) return new SocketTransport(conn, null);
+  return await handshaken(conn, side, signal);
+}
+
+/**
+ * The client's side of TLS for `tls`, made once the engine is loaded.
+ *
+ * @throws {TypeError} If no name is known to check the certificate
+ * against, or the client certificate and key do not parse or match.
+ */
+async function clientSide(
+  timeouts: TlsTimeoutOptions,
+  tls: TlsConnectOptions,
+): Promise<TlsSide> {
+  if (tls.serverHostname === undefined) {
+    throw new TypeError(
+      "options.tls.serverHostname is required: a Unix socket has no host name to check the server's certificate against",
+    );
+  }
+  await loadTlsEngine();
+  return clientTlsSide(tls, timeouts, tls.serverHostname);
 }
 
 /** Runs the TLS engine over `conn` and resolves once its handshake is done. */
@@ -107,7 +147,8 @@ async function handshaken(
 /**
  * Takes over a connection made elsewhere: sets up its socket, finishes the
  * handshake of a `Deno.TlsConn`, or runs the TLS engine over a plain one
- * when asked (the client's or the server's side).
+ * when asked (the client's or the server's side). The connection is the
+ * call's: every failure closes it.
  */
 async function adopt(
   conn: Deno.Conn,
@@ -137,19 +178,25 @@ async function adopt(
     });
   }
   if (opts.tls === undefined) return new SocketTransport(conn, null);
-  await loadTlsEngine();
-  if (serverSide) {
-    const tls = (opts as AcceptedSocketOptions).tls!;
-    return await handshaken(conn, { ...opts, ...tls, serverSide }, signal);
+  let side: TlsSide;
+  try {
+    if (serverSide) {
+      side = (await serverTlsSide(opts as AcceptedSocketOptions))!;
+    } else {
+      const tls = (opts as SocketConnectOptions).tls!;
+      const peer = conn.remoteAddr;
+      side = await clientSide(
+        opts,
+        tls.serverHostname !== undefined || peer.transport !== "tcp"
+          ? tls
+          : { ...tls, serverHostname: peer.hostname },
+      );
+    }
+  } catch (err) {
+    closeQuietly(conn);
+    throw err;
   }
-  const tls = (opts as SocketConnectOptions).tls!;
-  const peer = conn.remoteAddr as Deno.NetAddr;
-  return await handshaken(conn, {
-    ...opts,
-    ...tls,
-    serverSide,
-    serverHostname: tls.serverHostname ?? peer.hostname,
-  }, signal);
+  return await handshaken(conn, side, signal);
 }
 
 /**
@@ -170,24 +217,19 @@ export function connectTcp<P extends BaseProtocol>(
 }
 
 /**
- * Opens a Unix socket connection to `path` and runs a protocol on it: the
- * body of `createUnixConnection`. Arguments are checked already.
+ * Opens a Unix socket connection (or TLS over one) to `path` and runs a
+ * protocol on it: the body of `createUnixConnection`. Arguments are
+ * checked already.
  */
 export function connectUnix<P extends BaseProtocol>(
   protocolFactory: () => P,
   path: string,
-  signal: AbortSignal | undefined,
+  opts: UnixConnectOptions,
 ): Promise<[Transport, P]> {
   return openTransport(
     protocolFactory,
-    async () =>
-      new SocketTransport(
-        await Deno.connect({ transport: "unix", path }).catch((err) => {
-          throw withAddress(err, `Cannot connect to ${path}`);
-        }),
-        null,
-      ),
-    signal,
+    (signal) => dialUnix(path, opts, signal),
+    opts.signal,
   );
 }
 

@@ -11,6 +11,7 @@ import type {
   BaseProtocol,
   ServerOptions,
   SocketOptions,
+  TlsListenOptions,
   UnixServerOptions,
   WaitOptions,
 } from "./_contract.ts";
@@ -18,7 +19,12 @@ import { bindTcp, bindUnix, type Bound } from "./_bind.ts";
 import { logger, reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";
 import { checkWaitOptions, toError } from "./_checks.ts";
-import { loadTlsEngine, openTls, type TlsSide } from "./_tls.ts";
+import {
+  openTls,
+  replaceServerTls,
+  serverTlsSide,
+  type TlsSide,
+} from "./_tls.ts";
 import {
   closeQuietly,
   formatAddr,
@@ -255,6 +261,41 @@ export class Server implements AsyncDisposable {
   }
 
   /**
+   * Replaces the server's TLS options (certificate, key, CAs, SNI, policy)
+   * for the handshakes that start from now on; open connections, and
+   * handshakes under way, keep what they began with. The new options are
+   * checked as `createServer` checks them, and replace the old ones whole.
+   * (Node's `server.setSecureContext`; in asyncio, loading a new chain
+   * into the server's `SSLContext`.)
+   *
+   * @param options The new TLS options.
+   * @throws {TypeError} If an option is wrong, material is not PEM text,
+   * or a key does not match its certificate (the old options stay).
+   * @throws {Error} If the server was made without `tls`.
+   *
+   * @example Rotate the certificate while serving
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { openConnection, startServer } from "@aio/net/streams";
+   *
+   * const read = (name: string) => Deno.readTextFileSync(`tests/fixtures/tls/${name}`);
+   * await using server = await startServer((_reader, writer) => writer.close(), "127.0.0.1", 0, {
+   *   tls: { cert: read("server.pem"), key: read("server.key") },
+   * });
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   * server.setTlsOptions({ cert: read("server2.pem"), key: read("server2.key") });
+   * const [, writer] = await openConnection("localhost", port, { tls: { caCerts: [read("ca.pem")] } });
+   * const peer = writer.getExtraInfo("peerCertificate") as { subject: { O?: string } };
+   * assertEquals(peer.subject.O, "rotated");
+   * writer.close();
+   * await writer.waitClosed();
+   * ```
+   */
+  setTlsOptions(options: TlsListenOptions): void {
+    this.#tls = replaceServerTls(this.#tls, options);
+  }
+
+  /**
    * Resolves once the server is closed, its listening sockets are released
    * (a connect is refused, and the address can be bound again at once), and
    * every connection is gone.
@@ -434,12 +475,13 @@ function serve(
   bound: Bound,
   protocolFactory: () => BaseProtocol,
   opts: ServerOptions,
+  tls: TlsSide | undefined,
 ): Server {
   const server = makeServer({
     ...bound,
     protocolFactory,
     socketOptions: opts,
-    tls: opts.tls && { ...opts, ...opts.tls, serverSide: true },
+    tls,
     signal: opts.signal,
   });
   if (opts.signal?.aborted) server.close();
@@ -454,9 +496,9 @@ export async function listenTcp(
   port: number,
   opts: ServerOptions,
 ): Promise<Server> {
-  if (opts.tls) await loadTlsEngine();
+  const tls = opts.tls ? await serverTlsSide(opts) : undefined;
   opts.signal?.throwIfAborted();
-  return serve(bindTcp(host, port, opts), protocolFactory, opts);
+  return serve(bindTcp(host, port, opts), protocolFactory, opts, tls);
 }
 
 /** Binds and starts a Unix socket server: the body of `createUnixServer`. */
@@ -466,5 +508,6 @@ export async function listenUnix(
   opts: UnixServerOptions,
 ): Promise<Server> {
   opts.signal?.throwIfAborted();
-  return serve(await bindUnix(path), protocolFactory, opts);
+  const tls = opts.tls ? await serverTlsSide(opts) : undefined;
+  return serve(await bindUnix(path), protocolFactory, opts, tls);
 }

@@ -79,6 +79,7 @@ export {
   type SocketConnectOptions,
   type SocketOptions,
   type StartTlsOptions,
+  type TlsCertifiedKey,
   type TlsConnectOptions,
   type TlsListenOptions,
   type TlsTimeoutOptions,

@@ -58,9 +58,11 @@ export type { UnixConnectOptions, UnixServerOptions } from "./_contract.ts";
  *
  * @param protocolFactory Called once per accepted connection.
  * @param path The socket path (at most 107 bytes).
- * @param options `startServing`, `signal`, `backlog`.
+ * @param options `startServing`, `signal`, `backlog`; `tls` to accept TLS
+ * (the same options, checks and timeouts as a TCP server's).
  * @returns The server.
- * @throws {TypeError} If an argument has the wrong type.
+ * @throws {TypeError} If an argument has the wrong type, or TLS material is
+ * not PEM text or a key does not match its certificate.
  * @throws {RangeError} If `path` is empty or too long.
  * @throws {Deno.errors.AddrInUse} If a live server accepts at `path`.
  * @throws {Deno.errors.AlreadyExists} If `path` exists and is not a socket.
@@ -110,9 +112,13 @@ export async function createUnixServer(
  *
  * @param protocolFactory Called once to make the protocol.
  * @param path The socket path.
- * @param options `signal` aborts a pending connect.
- * @returns The transport and protocol, once `connectionMade` has run.
- * @throws {TypeError} If an argument has the wrong type.
+ * @param options `signal` aborts a pending connect; `tls` speaks TLS, as
+ * over TCP, with `tls.serverHostname` required (the socket has no host name
+ * to check the certificate against).
+ * @returns The transport and protocol, once `connectionMade` has run (after
+ * the TLS handshake, with `tls`).
+ * @throws {TypeError} If an argument has the wrong type, or `tls` has no
+ * `serverHostname` (before connecting).
  * @throws {Deno.errors.NotFound} If nothing is at `path`.
  * @throws {Deno.errors.ConnectionRefused} If nobody accepts at `path`.
  *
@@ -129,6 +135,25 @@ export async function createUnixServer(
  * transport.close();
  * server.closeClients();
  * ```
+ *
+ * @example TLS over a socket file
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Protocol } from "@aio/net/protocol";
+ * import { createUnixConnection, createUnixServer } from "@aio/net/unix";
+ *
+ * const read = (name: string) => Deno.readTextFileSync(`tests/fixtures/tls/${name}`);
+ * const path = `${await Deno.makeTempDir()}/tls.sock`;
+ * await using server = await createUnixServer(() => new Protocol(), path, {
+ *   tls: { cert: read("server.pem"), key: read("server.key") },
+ * });
+ * const [transport] = await createUnixConnection(() => new Protocol(), path, {
+ *   tls: { serverHostname: "localhost", caCerts: [read("ca.pem")] },
+ * });
+ * assertEquals(transport.getExtraInfo("tlsVersion"), "TLSv1.3");
+ * transport.close();
+ * server.closeClients();
+ * ```
  */
 export async function createUnixConnection<P extends BaseProtocol>(
   protocolFactory: () => P,
@@ -138,7 +163,7 @@ export async function createUnixConnection<P extends BaseProtocol>(
   checkFunction(protocolFactory, "protocolFactory");
   checkSocketPath(path);
   const opts = checkUnixConnectOptions(options);
-  return await connectUnix(protocolFactory, path, opts.signal);
+  return await connectUnix(protocolFactory, path, opts);
 }
 
 /**
