@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { hostPort, withAddress } from "./_checks.ts";
+import { withAddress } from "./_checks.ts";
 import type { ServerOptions } from "./_contract.ts";
-import { closeQuietly } from "./_transport.ts";
+import { hostPort } from "./_address.ts";
+import { closeQuietly } from "./_conn.ts";
 
 /** Bound listeners, and what to do around their closing. */
 export interface Bound {

@@ -53,15 +53,6 @@ import {
   checkDatagramAddress,
   checkProtocolObject,
   checkString,
-  familyName,
-  familyOf,
-  ipKey,
-  ipVersion,
-  isMulticast,
-  MAX_DATAGRAM_IPV4,
-  MAX_DATAGRAM_IPV6,
-  overIPv4,
-  parseIPv4,
   toError,
 } from "./_checks.ts";
 import {
@@ -73,9 +64,22 @@ import {
   type DatagramTransport,
 } from "./_contract.ts";
 import { FlowControlled } from "./_flow_control.ts";
+import { Lazy } from "./_lazy.ts";
 import { logger, reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";
-import { formatAddr, makeProtocol } from "./_transport.ts";
+import {
+  familyName,
+  familyOf,
+  formatAddr,
+  ipKey,
+  ipVersion,
+  isMulticast,
+  MAX_DATAGRAM_IPV4,
+  MAX_DATAGRAM_IPV6,
+  overIPv4,
+  parseIPv4,
+} from "./_address.ts";
+import { makeProtocol } from "./_conn.ts";
 
 // =============================================================================
 // 1. The engine: node:dgram and its errors
@@ -84,22 +88,12 @@ import { formatAddr, makeProtocol } from "./_transport.ts";
 type Dgram = typeof import("node:dgram");
 type Lookup = typeof import("node:dns/promises").lookup;
 
-let engine: { dgram: Dgram; lookup: Lookup } | undefined;
-let loading: Promise<{ dgram: Dgram; lookup: Lookup }> | undefined;
-
-/** Loads `node:dgram` and `node:dns` on first use (they cost ~7 MiB and ~20 ms to load). */
-function loadEngine(): Promise<{ dgram: Dgram; lookup: Lookup }> {
-  if (engine) return Promise.resolve(engine);
-  loading ??= Promise.all([import("node:dgram"), import("node:dns/promises")])
-    .then(
-      ([dgram, dns]) => (engine = { dgram: dgram.default, lookup: dns.lookup }),
-      (err) => {
-        loading = undefined;
-        throw err;
-      },
-    );
-  return loading;
-}
+/** `node:dgram` and `node:dns`, loaded on first use (they cost ~7 MiB and ~20 ms to load). */
+const engine = new Lazy<{ dgram: Dgram; lookup: Lookup }>(() =>
+  Promise.all([import("node:dgram"), import("node:dns/promises")]).then((
+    [dgram, dns],
+  ) => ({ dgram: dgram.default, lookup: dns.lookup }))
+);
 
 /** An error as `node:dgram` and `node:dns` make them. */
 interface EngineError extends Error {
@@ -921,7 +915,7 @@ export async function openDatagramEndpoint<P extends DatagramProtocol>(
 ): Promise<[DatagramTransport, P]> {
   const signal = opts.signal;
   signal?.throwIfAborted();
-  const { dgram, lookup } = await abortable(loadEngine(), signal);
+  const { dgram, lookup } = await abortable(engine.get(), signal);
   const pairs = await abortable(plan(lookup, opts), signal);
   let opened: { socket: Socket; detach: () => void } | undefined;
   let pair: Pair | undefined;

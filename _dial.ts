@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { hostPort, isTlsConn, withAddress } from "./_checks.ts";
+import { isTlsConn, withAddress } from "./_checks.ts";
 import type {
   AcceptedSocketOptions,
   BaseProtocol,
@@ -28,13 +28,12 @@ import {
   type TlsSide,
 } from "./_tls.ts";
 import {
-  closeQuietly,
-  makeProtocol,
-  setSocketOptions,
   SocketTransport,
   type StreamTransport,
   unknownTls,
 } from "./_transport.ts";
+import { hostPort } from "./_address.ts";
+import { closeQuietly, makeProtocol, setSocketOptions } from "./_conn.ts";
 
 /**
  * Dials with `dial` (which resolves a transport not yet started, once it is

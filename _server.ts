@@ -26,14 +26,12 @@ import {
   type TlsSide,
 } from "./_tls.ts";
 import {
-  closeQuietly,
-  formatAddr,
-  makeProtocol,
-  setSocketOptions,
   SocketTransport,
   type StreamTransport,
   type TransportOwner,
 } from "./_transport.ts";
+import { formatAddr } from "./_address.ts";
+import { closeQuietly, makeProtocol, setSocketOptions } from "./_conn.ts";
 
 /** How a server is put together (internal). */
 interface ServerInit extends Bound {

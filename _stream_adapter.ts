@@ -31,7 +31,8 @@ import {
   StreamReader,
 } from "./_stream_reader.ts";
 import { startTlsOn } from "./_tls.ts";
-import { closeQuietly, formatAddr } from "./_transport.ts";
+import { formatAddr } from "./_address.ts";
+import { closeQuietly } from "./_conn.ts";
 
 /**
  * The adapter protocol between a transport and the streams API (asyncio's

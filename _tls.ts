@@ -62,10 +62,11 @@ import type {
   TlsTimeoutOptions,
   Transport,
 } from "./_contract.ts";
+import { ipVersion } from "./_address.ts";
+import { Lazy } from "./_lazy.ts";
 import { logger } from "./_log.ts";
 import { abortable, withTimeout } from "./_signal.ts";
 import {
-  deliverData,
   isTls,
   SocketTransport,
   StreamTransport,
@@ -99,29 +100,21 @@ interface Engine {
   crypto: typeof import("node:crypto");
 }
 
-let engine: Engine | undefined;
-let loading: Promise<Engine> | undefined;
+/** The engine, loaded on first use. */
+const engine = new Lazy<Engine>(() =>
+  Promise.all([
+    import("node:tls"),
+    import("node:stream"),
+    import("node:crypto"),
+  ]).then(([tls, stream, crypto]) => ({ tls, Duplex: stream.Duplex, crypto }))
+);
 
 /**
  * Loads the TLS engine (once; later calls resolve at once). Every path that
  * makes a {@linkcode TlsTransport} or a {@linkcode TlsSide} awaits it first.
  */
 export function loadTlsEngine(): Promise<Engine> {
-  if (engine) return Promise.resolve(engine);
-  loading ??= Promise.all([
-    import("node:tls"),
-    import("node:stream"),
-    import("node:crypto"),
-  ]).then(
-    (
-      [tls, stream, crypto],
-    ) => (engine = { tls, Duplex: stream.Duplex, crypto }),
-    (err) => {
-      loading = undefined;
-      throw err;
-    },
-  );
-  return loading;
+  return engine.get();
 }
 
 // ---- Material: PEM text, read by the engine once -----------------------------
@@ -136,7 +129,7 @@ function certificateBlocks(text: string): string[] {
 /** Parses one PEM certificate, or throws `TypeError` naming it. */
 function parseCertificate(pem: string, name: string): X509Certificate {
   try {
-    return new engine!.crypto.X509Certificate(pem);
+    return new engine.loaded.crypto.X509Certificate(pem);
   } catch (err) {
     throw new TypeError(
       `${name} is not a valid PEM certificate: ${toError(err).message}`,
@@ -166,7 +159,7 @@ function checkCertifiedKey(pair: TlsCertifiedKey, name: string): void {
   chain.forEach((pem) => parseCertificate(pem, `${name}.cert`));
   let key;
   try {
-    key = engine!.crypto.createPrivateKey(pair.key);
+    key = engine.loaded.crypto.createPrivateKey(pair.key);
   } catch (err) {
     throw new TypeError(
       `${name}.key is not a valid PEM private key: ${toError(err).message}`,
@@ -186,7 +179,7 @@ function secureContext(
   caCerts: readonly string[] | undefined,
   minVersion: string | undefined,
 ): SecureContext {
-  return engine!.tls.createSecureContext({
+  return engine.loaded.tls.createSecureContext({
     ...(pair ? { cert: pair.cert, key: pair.key } : {}),
     ...(caCerts ? { ca: [...caCerts] } : {}),
     minVersion: (minVersion ?? "TLSv1.2") as "TLSv1.2",
@@ -610,7 +603,7 @@ export class TlsTransport extends StreamTransport {
     owner?: TransportOwner,
   ) {
     super(protocol, unknownTls(), owner);
-    const { tls, Duplex } = engine!;
+    const { tls, Duplex } = engine.loaded;
     this.#raw = raw;
     this.#side = side;
     this.#started = protocol !== null;
@@ -638,7 +631,7 @@ export class TlsTransport extends StreamTransport {
         socket: this.#duplex,
         host: name,
         // SNI carries names only; an address is still checked.
-        ...(isIpAddress(name) ? {} : { servername: name }),
+        ...(ipVersion(name) !== 0 ? {} : { servername: name }),
         secureContext: client.context,
         rejectUnauthorized: !client.insecureSkipVerify,
         ...(client.alpnProtocols
@@ -655,7 +648,7 @@ export class TlsTransport extends StreamTransport {
   #startServer(context: SecureContext): void {
     const server = (this.#side as { server: ServerTls }).server;
     this.#attach(
-      new engine!.tls.TLSSocket(this.#duplex, {
+      new engine.loaded.tls.TLSSocket(this.#duplex, {
         isServer: true,
         secureContext: context,
         requestCert: server.requestCert !== false,
@@ -769,7 +762,7 @@ export class TlsTransport extends StreamTransport {
   #deliver(data: Uint8Array): void {
     if (this.#lost || this.#closing) return;
     try {
-      deliverData(this.protocol, data, true);
+      this.deliver(data, true);
     } catch (err) {
       this.#fail(toError(err), "Exception in a data callback on TLS");
     }
@@ -1087,8 +1080,4 @@ class TlsFeed {
   resumeWriting(): void {
     this.#tls.rawWritingPaused(false);
   }
-}
-
-function isIpAddress(name: string): boolean {
-  return /^[\d.]+$/.test(name) || name.includes(":");
 }

@@ -24,15 +24,12 @@
 import {
   checkByteList,
   checkBytes,
-  checkFactoryResult,
   checkProtocolObject,
   toError,
 } from "./_checks.ts";
-import {
-  BaseProtocol,
-  type SocketOptions,
-  type Transport,
-} from "./_contract.ts";
+import { BaseProtocol, type Transport } from "./_contract.ts";
+import { formatAddr } from "./_address.ts";
+import { closeQuietly } from "./_conn.ts";
 import { FlowControlled } from "./_flow_control.ts";
 import { isConnectionError, logger, reportException } from "./_log.ts";
 
@@ -130,7 +127,9 @@ export interface TransportInit {
  */
 export abstract class StreamTransport extends FlowControlled
   implements Transport {
-  #protocol: AnyProtocol;
+  #protocol!: AnyProtocol;
+  /** Whether `#protocol` takes bytes by `getBuffer`: decided once per protocol. */
+  #buffered = false;
   #tls: TlsInfo | null;
   #owner: TransportOwner | undefined;
   #eofWritten = false;
@@ -148,7 +147,7 @@ export abstract class StreamTransport extends FlowControlled
     owner: TransportOwner | undefined,
   ) {
     super();
-    this.#protocol = (protocol ?? new BaseProtocol()) as AnyProtocol;
+    this.#use(protocol ?? new BaseProtocol());
     this.#tls = tls;
     this.#owner = owner;
   }
@@ -161,7 +160,7 @@ export abstract class StreamTransport extends FlowControlled
    * `connectionMade` threw (the transport is then aborted).
    */
   start(protocol: BaseProtocol): Error | null {
-    this.#protocol = protocol as AnyProtocol;
+    this.#use(protocol);
     try {
       protocol.connectionMade(this);
     } catch (err) {
@@ -186,6 +185,32 @@ export abstract class StreamTransport extends FlowControlled
   /** The protocol, typed for calling any callback. */
   protected get protocol(): AnyProtocol {
     return this.#protocol;
+  }
+
+  /** Whether the protocol takes bytes by `getBuffer`/`bufferUpdated`. */
+  protected get buffered(): boolean {
+    return this.#buffered;
+  }
+
+  /**
+   * Hands `data` to the protocol by whichever API it has: `dataReceived` (a
+   * copy unless `keepable`), or `getBuffer`/`bufferUpdated` as many times as
+   * its buffers need. Callback errors propagate.
+   */
+  protected deliver(data: Uint8Array, keepable: boolean): void {
+    const p = this.#protocol;
+    if (!this.#buffered) {
+      p.dataReceived!(keepable ? data : data.slice());
+      return;
+    }
+    let off = 0;
+    while (off < data.length) {
+      const buf = getBufferFrom(p, data.length - off);
+      const m = Math.min(buf.length, data.length - off);
+      buf.set(data.subarray(off, off + m));
+      off += m;
+      p.bufferUpdated!(m);
+    }
   }
 
   protected flowProtocol(): BaseProtocol {
@@ -393,7 +418,13 @@ export abstract class StreamTransport extends FlowControlled
   /** Replaces the protocol. */
   setProtocol(protocol: BaseProtocol): void {
     checkProtocolObject(protocol, "protocol");
+    this.#use(protocol);
+  }
+
+  /** Makes `protocol` the one called, and picks how it takes bytes. */
+  #use(protocol: BaseProtocol): void {
     this.#protocol = protocol as AnyProtocol;
+    this.#buffered = typeof this.#protocol.getBuffer === "function";
   }
 
   /** Shows the state that matters. */
@@ -467,7 +498,7 @@ export class SocketTransport extends StreamTransport {
       }
       let buf: Uint8Array;
       const protocol = this.protocol;
-      const buffered = typeof protocol.getBuffer === "function";
+      const buffered = this.buffered;
       if (buffered) {
         try {
           buf = getBufferFrom(protocol, -1);
@@ -512,7 +543,7 @@ export class SocketTransport extends StreamTransport {
         // setProtocol() ran while the read was in flight: hand the bytes to
         // the new protocol in the form it takes.
         try {
-          deliverData(this.protocol, buf.subarray(0, n), false);
+          this.deliver(buf.subarray(0, n), false);
         } catch (err) {
           this.#fatalError(toError(err), "Exception in a data callback");
           return;
@@ -743,15 +774,6 @@ export class SocketTransport extends StreamTransport {
   }
 }
 
-/** Makes a connection's protocol with `protocolFactory`, checking what it returns. */
-export function makeProtocol<P extends BaseProtocol>(
-  protocolFactory: () => P,
-): P {
-  const protocol = protocolFactory();
-  checkFactoryResult(protocol);
-  return protocol;
-}
-
 /** Whether `transport` speaks TLS (one of ours with a TLS session). */
 export function isTls(transport: Transport): boolean {
   return transport instanceof StreamTransport && transport.tls !== null;
@@ -765,52 +787,6 @@ function getBufferFrom(protocol: AnyProtocol, sizehint: number): Uint8Array {
     throw new RangeError("getBuffer() returned an empty buffer");
   }
   return buf;
-}
-
-/**
- * Hands `data` to `protocol` by whichever API it has: `dataReceived` (a copy
- * unless `keepable`), or `getBuffer`/`bufferUpdated` as many times as its
- * buffers need. Callback errors propagate.
- */
-export function deliverData(
-  protocol: BaseProtocol,
-  data: Uint8Array,
-  keepable: boolean,
-): void {
-  const p = protocol as AnyProtocol;
-  if (typeof p.getBuffer !== "function") {
-    p.dataReceived!(keepable ? data : data.slice());
-    return;
-  }
-  let off = 0;
-  while (off < data.length) {
-    const buf = getBufferFrom(p, data.length - off);
-    const m = Math.min(buf.length, data.length - off);
-    buf.set(data.subarray(off, off + m));
-    off += m;
-    p.bufferUpdated!(m);
-  }
-}
-
-/**
- * Sets up a TCP connection's socket: `TCP_NODELAY` unless `noDelay` is
- * false, `SO_KEEPALIVE` when `keepAlive`. Unix connections and a
- * `Deno.TlsConn` (which cannot) are left alone.
- */
-export function setSocketOptions(conn: Deno.Conn, opts: SocketOptions): void {
-  const tcp = conn as Partial<Deno.TcpConn>;
-  if (conn.remoteAddr.transport !== "tcp" || !tcp.setNoDelay) return;
-  if (opts.noDelay !== false) tcp.setNoDelay(true);
-  if (opts.keepAlive) tcp.setKeepAlive!(true);
-}
-
-/** Closes a connection or listener, ignoring one that is already closed. */
-export function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch (err) {
-    if (!(err instanceof Deno.errors.BadResource)) throw err;
-  }
 }
 
 /** Returns a write buffer to the pool, if it is a whole pool buffer. */
@@ -832,17 +808,4 @@ function release(chunk: Uint8Array): void {
 function withTransport(addr: Deno.Addr): Deno.Addr {
   if (addr.transport !== undefined) return addr;
   return { ...(addr as Omit<Deno.NetAddr, "transport">), transport: "tcp" };
-}
-
-/** A readable form of a socket address. */
-export function formatAddr(addr: Deno.Addr): string {
-  switch (addr.transport) {
-    case "tcp":
-    case "udp":
-      return addr.hostname.includes(":")
-        ? `[${addr.hostname}]:${addr.port}`
-        : `${addr.hostname}:${addr.port}`;
-    default:
-      return "path" in addr ? addr.path || "(unnamed)" : String(addr.transport);
-  }
 }

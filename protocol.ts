@@ -64,7 +64,7 @@ import type {
 import { connectConn, connectTcp } from "./_dial.ts";
 import { listenTcp, type Server } from "./_server.ts";
 import { startTlsOn } from "./_tls.ts";
-import { closeQuietly } from "./_transport.ts";
+import { closeQuietly } from "./_conn.ts";
 
 export {
   type AcceptedSocketOptions,

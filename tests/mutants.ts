@@ -91,8 +91,8 @@ export const MUTANTS: Mutant[] = [
   {
     file: "_stream_adapter.ts",
     find:
-      "    return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>\n      this.#protocol.drainHelper()\n    );\n",
-    replace: "    return this.#protocol.drainHelper();\n",
+      "    return abortable(\n      new Promise<void>((resolve) => setTimeout(resolve, 0)),\n      signal,\n    ).then(() => this.#protocol.drainHelper(signal));\n",
+    replace: "    return this.#protocol.drainHelper(signal);\n",
     description:
       "drain() on a closing writer resolves at once instead of waiting for connectionLost",
   },
