@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DatagramFamily } from "./_contract.ts";
+import type { DatagramFamily } from "./_options.ts";
 
 /** `host:port`, with an IPv6 host in brackets. */
 export function hostPort(host: string, port: number): string {

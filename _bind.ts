@@ -8,7 +8,7 @@
  * @module
  */
 import { withAddress } from "./_checks.ts";
-import type { ServerOptions } from "./_contract.ts";
+import type { ServerOptions } from "./_options.ts";
 import { hostPort } from "./_address.ts";
 import { closeQuietly } from "./_conn.ts";
 

@@ -8,9 +8,9 @@
  *
  * @module
  */
+import type { BaseProtocol, Transport } from "./_contract.ts";
 import type {
   AcceptedSocketOptions,
-  BaseProtocol,
   ConnectOptions,
   DatagramAddress,
   DatagramEndpointOptions,
@@ -22,11 +22,10 @@ import type {
   TlsConnectOptions,
   TlsListenOptions,
   TlsTimeoutOptions,
-  Transport,
   UnixConnectOptions,
   UnixServerOptions,
   WaitOptions,
-} from "./_contract.ts";
+} from "./_options.ts";
 import { familyName, familyOf } from "./_address.ts";
 
 // ---- Values ----------------------------------------------------------------

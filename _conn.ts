@@ -6,7 +6,8 @@
  * @module
  */
 import { checkFactoryResult } from "./_checks.ts";
-import type { BaseProtocol, SocketOptions } from "./_contract.ts";
+import type { BaseProtocol } from "./_contract.ts";
+import type { SocketOptions } from "./_options.ts";
 
 /** Makes a connection's protocol with `protocolFactory`, checking what it returns. */
 export function makeProtocol<P extends BaseProtocol>(

@@ -57,12 +57,14 @@ import {
 } from "./_checks.ts";
 import {
   BaseProtocol,
-  type DatagramAddress,
-  type DatagramEndpointOptions,
-  type DatagramFamily,
   type DatagramProtocol,
   type DatagramTransport,
 } from "./_contract.ts";
+import type {
+  DatagramAddress,
+  DatagramEndpointOptions,
+  DatagramFamily,
+} from "./_options.ts";
 import { FlowControlled } from "./_flow_control.ts";
 import { Lazy } from "./_lazy.ts";
 import { logger, reportException } from "./_log.ts";

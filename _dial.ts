@@ -8,16 +8,15 @@
  * @module
  */
 import { isTlsConn, withAddress } from "./_checks.ts";
+import type { BaseProtocol, Transport } from "./_contract.ts";
 import type {
   AcceptedSocketOptions,
-  BaseProtocol,
   ConnectOptions,
   SocketConnectOptions,
   TlsConnectOptions,
   TlsTimeoutOptions,
-  Transport,
   UnixConnectOptions,
-} from "./_contract.ts";
+} from "./_options.ts";
 import { abortable, withTimeout } from "./_signal.ts";
 import {
   clientTlsSide,

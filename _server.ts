@@ -7,14 +7,14 @@
  *
  * @module
  */
+import type { BaseProtocol } from "./_contract.ts";
 import type {
-  BaseProtocol,
   ServerOptions,
   SocketOptions,
   TlsListenOptions,
   UnixServerOptions,
   WaitOptions,
-} from "./_contract.ts";
+} from "./_options.ts";
 import { bindTcp, bindUnix, type Bound } from "./_bind.ts";
 import { logger, reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";

@@ -14,13 +14,12 @@ import {
   splitStreamOptions,
   toError,
 } from "./_checks.ts";
-import {
-  BufferedProtocol,
-  type StartTlsOptions,
-  type StreamOptions,
-  type Transport,
-  type WaitOptions,
-} from "./_contract.ts";
+import { BufferedProtocol, type Transport } from "./_contract.ts";
+import type {
+  StartTlsOptions,
+  StreamOptions,
+  WaitOptions,
+} from "./_options.ts";
 import { reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";
 import {

@@ -17,7 +17,7 @@ import {
   checkWaitOptions,
   describe,
 } from "./_checks.ts";
-import type { ReadOptions, StreamReaderOptions } from "./_contract.ts";
+import type { ReadOptions, StreamReaderOptions } from "./_options.ts";
 import { abortable } from "./_signal.ts";
 
 /** The default buffer limit: 64 KiB, as asyncio's. */

@@ -53,15 +53,14 @@ import {
   checkTlsListenOptions,
   toError,
 } from "./_checks.ts";
+import type { BaseProtocol, Transport } from "./_contract.ts";
 import type {
-  BaseProtocol,
   StartTlsOptions,
   TlsCertifiedKey,
   TlsConnectOptions,
   TlsListenOptions,
   TlsTimeoutOptions,
-  Transport,
-} from "./_contract.ts";
+} from "./_options.ts";
 import { ipVersion } from "./_address.ts";
 import { Lazy } from "./_lazy.ts";
 import { logger } from "./_log.ts";

@@ -51,22 +51,21 @@
  * @module
  */
 import { checkDatagramEndpointOptions, checkFunction } from "./_checks.ts";
-import type {
-  DatagramEndpointOptions,
-  DatagramProtocol,
-  DatagramTransport,
-} from "./_contract.ts";
+import type { DatagramProtocol, DatagramTransport } from "./_contract.ts";
+import type { DatagramEndpointOptions } from "./_options.ts";
 import { openDatagramEndpoint } from "./_datagram.ts";
 
 export {
   BaseProtocol,
   type BaseTransport,
-  type DatagramAddress,
-  type DatagramEndpointOptions,
-  type DatagramFamily,
   DatagramProtocol,
   type DatagramTransport,
 } from "./_contract.ts";
+export {
+  type DatagramAddress,
+  type DatagramEndpointOptions,
+  type DatagramFamily,
+} from "./_options.ts";
 
 /**
  * Opens a UDP endpoint and runs a protocol on it: asyncio's

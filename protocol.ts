@@ -52,29 +52,31 @@ import {
   checkString,
   checkTransport,
 } from "./_checks.ts";
+import type { BaseProtocol, Transport } from "./_contract.ts";
 import type {
   AcceptedSocketOptions,
-  BaseProtocol,
   ConnectOptions,
   ServerOptions,
   SocketConnectOptions,
   StartTlsOptions,
-  Transport,
-} from "./_contract.ts";
+} from "./_options.ts";
 import { connectConn, connectTcp } from "./_dial.ts";
 import { listenTcp, type Server } from "./_server.ts";
 import { startTlsOn } from "./_tls.ts";
 import { closeQuietly } from "./_conn.ts";
 
 export {
-  type AcceptedSocketOptions,
   BaseProtocol,
   type BaseTransport,
   BufferedProtocol,
-  type ConnectOptions,
   type ExceptionContext,
   type ExceptionHandler,
   Protocol,
+  type Transport,
+} from "./_contract.ts";
+export {
+  type AcceptedSocketOptions,
+  type ConnectOptions,
   type ServerOptions,
   type SocketConnectOptions,
   type SocketOptions,
@@ -83,8 +85,7 @@ export {
   type TlsConnectOptions,
   type TlsListenOptions,
   type TlsTimeoutOptions,
-  type Transport,
-} from "./_contract.ts";
+} from "./_options.ts";
 export { Server } from "./_server.ts";
 export {
   defaultExceptionHandler,

@@ -33,7 +33,7 @@ import type {
   ServerOptions,
   SocketConnectOptions,
   StreamOptions,
-} from "./_contract.ts";
+} from "./_options.ts";
 import type { Server } from "./_server.ts";
 import {
   openStreams,
@@ -52,7 +52,7 @@ export type {
   StreamOptions,
   StreamReaderOptions,
   WaitOptions,
-} from "./_contract.ts";
+} from "./_options.ts";
 export { StreamWriter } from "./_stream_adapter.ts";
 export {
   IncompleteReadError,

@@ -30,13 +30,12 @@ import {
   checkUnixConnectOptions,
   checkUnixServerOptions,
 } from "./_checks.ts";
+import type { BaseProtocol, Transport } from "./_contract.ts";
 import type {
-  BaseProtocol,
   StreamOptions,
-  Transport,
   UnixConnectOptions,
   UnixServerOptions,
-} from "./_contract.ts";
+} from "./_options.ts";
 import { connectUnix } from "./_dial.ts";
 import { listenUnix, type Server } from "./_server.ts";
 import {
@@ -46,7 +45,7 @@ import {
 } from "./_stream_adapter.ts";
 import type { StreamReader } from "./_stream_reader.ts";
 
-export type { UnixConnectOptions, UnixServerOptions } from "./_contract.ts";
+export type { UnixConnectOptions, UnixServerOptions } from "./_options.ts";
 
 /**
  * Starts a server on a Unix socket path, running a protocol per connection:
