@@ -40,8 +40,8 @@
  * - a send that a close overtakes never calls back, so the socket is closed
  *   only once the send in flight is done.
  *
- * Failure has one funnel, as in `_transport.ts`: `#fatalError(exc)` →
- * `#forceClose(exc)` → `#finish(exc)`, which closes the socket once the
+ * Failure has one path, the one of every transport (`_base_transport.ts`):
+ * `fatalError(exc)` → `forceClose(exc)` → `release(exc)`, which closes the socket once the
  * send in flight (if any) is done, and calls `connectionLost` once the
  * socket is closed: nothing of the endpoint is left running by then.
  *
@@ -65,7 +65,8 @@ import type {
   DatagramEndpointOptions,
   DatagramFamily,
 } from "./_options.ts";
-import { FlowControlled } from "./_flow_control.ts";
+import { type ErrorWhen, TransportBase } from "./_base_transport.ts";
+import { WriteFlow } from "./_flow_control.ts";
 import { Lazy } from "./_lazy.ts";
 import { logger, reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";
@@ -301,7 +302,7 @@ interface SocketSetup {
 }
 
 /** The one datagram transport, over a bound `node:dgram` socket. */
-export class UdpTransport extends FlowControlled implements DatagramTransport {
+export class UdpTransport extends TransportBase implements DatagramTransport {
   readonly #socket: Socket;
   readonly #setup: SocketSetup;
   readonly #remoteKey: string | null;
@@ -322,8 +323,11 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
   #whenIdle: (() => void) | null = null;
 
   // Closing.
-  #closing = false;
-  #lost = false;
+  #flow = new WriteFlow({
+    getWriteBufferSize: () => this.#bufferSize,
+    flowProtocol: () => this.#protocol,
+    flowFailed: (exc, message) => this.fatalError(exc, message),
+  });
   readonly #done = Promise.withResolvers<void>();
 
   /**
@@ -363,7 +367,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
       protocol.connectionMade(this);
     } catch (err) {
       const exc = toError(err);
-      this.#fatalError(exc, "Exception in connectionMade()");
+      this.fatalError(exc, "Exception in connectionMade()");
       return exc;
     }
     const early = this.#early ?? [];
@@ -375,7 +379,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
   // ---- Receiving -------------------------------------------------------------
 
   #onMessage(data: Uint8Array, rinfo: RemoteInfo): void {
-    if (this.#closing) return;
+    if (this.isClosing()) return;
     if (this.#early) {
       this.#early.push([data, rinfo]);
       return;
@@ -393,7 +397,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
         netAddr(rinfo.address, rinfo.port),
       );
     } catch (err) {
-      this.#fatalError(toError(err), "Exception in datagramReceived()");
+      this.fatalError(toError(err), "Exception in datagramReceived()");
     }
   }
 
@@ -407,7 +411,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
 
   /** An `error` event: a failed receive (`ECONNREFUSED` on a connected socket, in Node). */
   #onError(err: Error): void {
-    if (this.#lost) {
+    if (this.lost) {
       logger.debug(
         "Error on a closed datagram endpoint ({sockname}): {error}",
         {
@@ -427,7 +431,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
     try {
       this.#protocol.errorReceived?.(exc);
     } catch (err) {
-      this.#fatalError(toError(err), "Exception in errorReceived()");
+      this.fatalError(toError(err), "Exception in errorReceived()");
     }
   }
 
@@ -472,7 +476,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
         }`,
       );
     }
-    if (this.#closing) {
+    if (this.isClosing()) {
       this.writeDropped(
         "Dropped {count} datagrams sent to a closed datagram endpoint ({sockname})",
         { sockname: formatAddr(this.#sockname) },
@@ -483,7 +487,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
     this.#queue.push({ data: new Uint8Array(data), dest });
     this.#bufferSize += data.length;
     if (!this.#sending) this.#sendNext();
-    this.maybePauseProtocol();
+    this.#flow.maybePause();
   }
 
   /**
@@ -498,7 +502,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
       this.#head = 0;
       this.#sending = false;
       this.#runSince = -1;
-      if (this.#closing && !this.#lost) this.#finish(null);
+      if (this.isClosing() && !this.lost) this.#finish(null);
       return;
     }
     this.#queue[this.#head++] = undefined;
@@ -522,7 +526,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
     } else {
       this.#runSince = -1;
       setTimeout(() => {
-        if (this.#lost) done(null); // aborted meanwhile: not sent
+        if (this.lost) done(null); // aborted meanwhile: not sent
         else this.#dispatch(item, done);
       }, 0);
     }
@@ -545,7 +549,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
 
   /** A send's callback: account for it, report its error, send the next. */
   #sent(item: Outgoing, err: Error | null): void {
-    if (this.#lost) {
+    if (this.lost) {
       const whenIdle = this.#whenIdle;
       this.#whenIdle = null;
       whenIdle?.();
@@ -559,11 +563,11 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
       this.#callErrorReceived(
         sendError(err, item.dest ?? remote!, allowBroadcast),
       );
-      if (this.#lost) return;
+      if (this.lost) return;
     }
-    if (this.writingPaused) {
-      this.maybeResumeProtocol();
-      if (this.#lost) return;
+    if (this.#flow.paused) {
+      this.#flow.maybeResume();
+      if (this.lost) return;
     }
     this.#sendNext();
   }
@@ -605,7 +609,7 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
         `iface must be the IPv4 address of an interface, got ${iface}`,
       );
     }
-    if (this.#closing) {
+    if (this.isClosing()) {
       throw new Error(`Cannot ${what}(): the endpoint is closing`);
     }
     try {
@@ -622,52 +626,46 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
 
   // ---- Closing ---------------------------------------------------------------
 
-  /** Whether the endpoint is closing or closed. */
-  isClosing(): boolean {
-    return this.#closing;
-  }
-
   /** Sends what is queued, then closes; `connectionLost(null)` follows. */
   close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (!this.beginClose()) return;
     this.#early = null;
     if (!this.#sending) this.#finish(null);
   }
 
   /** Closes at once, dropping the queue; `connectionLost(null)` follows. */
   abort(): void {
-    this.#forceClose(null);
+    this.forceClose(null);
   }
 
-  protected flowProtocol(): BaseProtocol {
+  protected lostProtocol(): BaseProtocol {
     return this.#protocol;
   }
 
-  protected fatalError(exc: Error, message: string): void {
-    this.#fatalError(exc, message);
-  }
-
-  #fatalError(exc: Error, message: string): void {
+  /** Reports an error with the endpoint's address. */
+  protected reportError(exc: Error, message: string, when: ErrorWhen): void {
     reportException({
       message: `${message} (datagram endpoint ${formatAddr(this.#sockname)})${
-        this.#lost ? " after the endpoint was closed" : ""
+        when === "lost" ? " after the endpoint was closed" : ""
       }`,
       exception: exc,
       transport: this,
       protocol: this.#protocol,
     });
-    this.#forceClose(exc);
   }
 
-  #forceClose(exc: Error | null): void {
-    if (this.#lost) return;
-    this.#closing = true;
+  /** A forced close: drop the queue, then close the socket. */
+  protected release(exc: Error | null): void {
     this.#early = null;
     this.#queue = [];
     this.#head = 0;
     this.#bufferSize = 0;
-    this.#finish(exc);
+    this.#closeSocket(exc);
+  }
+
+  /** The queue is sent after `close()`: close the socket. */
+  #finish(exc: Error | null): void {
+    if (this.markLost()) this.#closeSocket(exc);
   }
 
   /**
@@ -676,29 +674,29 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
    * operation running), then calls `connectionLost` once the socket is
    * closed: nothing of the endpoint is left running by then.
    */
-  #finish(exc: Error | null): void {
-    if (this.#lost) return;
-    this.#lost = true;
+  #closeSocket(exc: Error | null): void {
     const close = () => {
-      void closeSocket(this.#socket).then(() => this.#callConnectionLost(exc));
+      void closeSocket(this.#socket).then(() => this.callConnectionLost(exc));
     };
     if (this.#inFlight) this.#whenIdle = close;
     else close();
   }
 
-  #callConnectionLost(exc: Error | null): void {
-    try {
-      this.#protocol.connectionLost(exc);
-    } catch (err) {
-      reportException({
-        message: "Exception in connectionLost()",
-        exception: toError(err),
-        transport: this,
-        protocol: this.#protocol,
-      });
-    } finally {
-      this.#done.resolve();
-    }
+  protected override afterLost(): void {
+    this.#done.resolve();
+  }
+
+  /** The watermarks as `[low, high]`. */
+  getWriteBufferLimits(): [low: number, high: number] {
+    return this.#flow.limits();
+  }
+
+  /**
+   * Sets the watermarks as asyncio does: `high` defaults to 64 KiB (or
+   * `4 * low`), `low` to `high / 4`.
+   */
+  setWriteBufferLimits(high?: number, low?: number): void {
+    this.#flow.setLimits(high, low);
   }
 
   // ---- Information -----------------------------------------------------------
@@ -736,12 +734,12 @@ export class UdpTransport extends FlowControlled implements DatagramTransport {
   /** Shows the state that matters. */
   [Symbol.for("Deno.customInspect")](): string {
     const parts = [
-      this.#lost ? "closed" : this.#closing ? "closing" : "open",
+      this.lost ? "closed" : this.isClosing() ? "closing" : "open",
       `sockname=${formatAddr(this.#sockname)}`,
     ];
     const peer = this.#peername();
     if (peer) parts.push(`peer=${formatAddr(peer)}`);
-    if (this.writingPaused) parts.push("writing paused");
+    if (this.#flow.paused) parts.push("writing paused");
     parts.push(`buffered=${this.#bufferSize}`);
     return `DatagramTransport { ${parts.join(", ")} }`;
   }

@@ -584,8 +584,7 @@ export class TlsTransport extends StreamTransport {
   #early: Uint8Array[] = [];
   #appPaused = false;
   #feedPaused = false;
-  #closing = false;
-  #lost = false;
+  /** The error the transport failed with, for `connectionLost`. */
   #error: Error | null = null;
 
   /**
@@ -669,7 +668,9 @@ export class TlsTransport extends StreamTransport {
     socket.on("error", (err: unknown) => {
       // Once the connection is lost, the engine's own errors (a reset seen
       // while it was being torn down) say nothing new.
-      if (!this.#lost) this.#fail(toError(err));
+      if (!this.lost) {
+        this.fatalError(toError(err), "Fatal error on TLS transport");
+      }
     });
     // The engine is done (close_notify exchanged, or destroyed): close the
     // socket transport after it has flushed.
@@ -694,14 +695,14 @@ export class TlsTransport extends StreamTransport {
         const reason = signal!.reason instanceof Error
           ? signal!.reason
           : new DOMException("The TLS handshake was aborted", "AbortError");
-        this.#fail(reason, "TLS handshake aborted");
+        this.fatalError(reason, "TLS handshake aborted");
       },
     });
     return withTimeout(
       ready,
       this.#handshakeTimeout,
       "TLS handshake",
-      (err) => this.#fail(err, "TLS handshake timed out"),
+      (err) => this.fatalError(err, "TLS handshake timed out"),
     );
   }
 
@@ -717,7 +718,7 @@ export class TlsTransport extends StreamTransport {
         this.#side.server.requestCert === true,
       );
       if (refusal) {
-        this.#fail(refusal);
+        this.fatalError(refusal, "Fatal error on TLS transport");
         return;
       }
     }
@@ -759,18 +760,18 @@ export class TlsTransport extends StreamTransport {
   }
 
   #deliver(data: Uint8Array): void {
-    if (this.#lost || this.#closing) return;
+    if (this.lost || this.isClosing()) return;
     try {
       this.deliver(data, true);
     } catch (err) {
-      this.#fail(toError(err), "Exception in a data callback on TLS");
+      this.fatalError(toError(err), "Exception in a data callback on TLS");
     }
   }
 
   #onEnd(): void {
-    if (this.#lost || this.#closing) return;
+    if (this.lost || this.isClosing()) return;
     const exc = this.handleEof();
-    if (exc) this.#fail(exc, "Exception in eofReceived()");
+    if (exc) this.fatalError(exc, "Exception in eofReceived()");
   }
 
   // ---- From the socket transport -----------------------------------------
@@ -802,7 +803,7 @@ export class TlsTransport extends StreamTransport {
     try {
       context = server.contextFor(name);
     } catch (err) {
-      this.#fail(toError(err), "Exception in sniCallback()");
+      this.fatalError(toError(err), "Exception in sniCallback()");
       return;
     }
     if (!(context instanceof Promise)) {
@@ -811,9 +812,9 @@ export class TlsTransport extends StreamTransport {
     }
     context.then(
       (chosen) => {
-        if (!this.#closing && !this.#lost) this.#startServer(chosen);
+        if (!this.isClosing() && !this.lost) this.#startServer(chosen);
       },
-      (err) => this.#fail(toError(err), "Exception in sniCallback()"),
+      (err) => this.fatalError(toError(err), "Exception in sniCallback()"),
     );
   }
 
@@ -828,11 +829,8 @@ export class TlsTransport extends StreamTransport {
     else this.#helloEof = true;
   }
 
-  /** The socket transport is gone. */
+  /** The socket transport is gone: so is this one. */
   rawLost(exc: Error | null): void {
-    if (this.#lost) return;
-    this.#lost = true;
-    this.#closing = true;
     clearTimeout(this.#shutdownTimer);
     this.#socket?.destroy();
     const err = this.#error ?? exc;
@@ -849,12 +847,12 @@ export class TlsTransport extends StreamTransport {
 
   /** The socket transport's buffer crossed a watermark. */
   rawWritingPaused(paused: boolean): void {
-    if (this.#lost || !this.#started) return;
+    if (this.lost || !this.#started) return;
     try {
       if (paused) this.protocol.pauseWriting();
       else this.protocol.resumeWriting();
     } catch (err) {
-      this.#fail(
+      this.fatalError(
         toError(err),
         paused ? "Exception in pauseWriting()" : "Exception in resumeWriting()",
       );
@@ -863,22 +861,19 @@ export class TlsTransport extends StreamTransport {
 
   // ---- Failure -------------------------------------------------------------
 
-  protected fatalError(exc: Error, message: string): void {
-    this.#fail(exc, message);
+  /** Failures before the handshake is done are reported as handshake failures. */
+  protected override get handshaking(): boolean {
+    return !this.#secure;
   }
 
-  /** Records the first error and closes at once; `connectionLost(err)` follows. */
-  #fail(exc: Error, message = "Fatal error on TLS transport"): void {
-    if (!this.#lost && this.#error) return; // already failing
-    this.reportError(
-      exc,
-      message,
-      this.#lost ? "lost" : this.#secure ? "open" : "handshake",
-    );
-    if (this.#lost) return;
+  /**
+   * A forced close: records the error for `connectionLost`, fails the
+   * handshake if it was not done, and aborts the socket transport, whose
+   * end (`rawLost`) calls `connectionLost`.
+   */
+  protected release(exc: Error | null): void {
     this.#error = exc;
-    if (!this.#secure) this.#ready.reject(exc);
-    this.#closing = true;
+    if (!this.#secure && exc) this.#ready.reject(exc);
     this.#socket?.destroy();
     this.#raw.abort();
   }
@@ -915,8 +910,7 @@ export class TlsTransport extends StreamTransport {
    * peer answers with its own, or once the shutdown timeout has passed.
    */
   close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (!this.beginClose()) return;
     if (!this.#secure || !this.#socket) {
       if (this.#socket) this.#socket.destroy();
       else this.#raw.close();
@@ -929,7 +923,7 @@ export class TlsTransport extends StreamTransport {
     this.#syncRawReading();
     this.#socket.end();
     this.#shutdownTimer = setTimeout(() => {
-      this.#fail(
+      this.fatalError(
         new Deno.errors.TimedOut(
           `TLS shutdown took longer than ${this.#shutdownTimeout} ms`,
         ),
@@ -940,20 +934,12 @@ export class TlsTransport extends StreamTransport {
 
   /** Closes at once, dropping the buffer. */
   abort(): void {
-    if (this.#lost) return;
-    this.#closing = true;
-    this.#socket?.destroy();
-    this.#raw.abort();
-  }
-
-  /** Whether the transport is closing or closed. */
-  isClosing(): boolean {
-    return this.#closing;
+    this.forceClose(null);
   }
 
   /** Stops delivering data. */
   pauseReading(): void {
-    if (this.#closing || this.#appPaused) return;
+    if (this.isClosing() || this.#appPaused) return;
     this.#appPaused = true;
     this.#socket?.pause();
     this.#syncRawReading();
@@ -961,7 +947,7 @@ export class TlsTransport extends StreamTransport {
 
   /** Resumes delivering data. */
   resumeReading(): void {
-    if (this.#closing || !this.#appPaused) return;
+    if (this.isClosing() || !this.#appPaused) return;
     this.#appPaused = false;
     this.#socket?.resume();
     this.#syncRawReading();
@@ -969,7 +955,7 @@ export class TlsTransport extends StreamTransport {
 
   /** Whether data is being delivered. */
   isReading(): boolean {
-    return !this.#appPaused && !this.#closing && !this.eofReceived;
+    return !this.#appPaused && !this.isClosing() && !this.eofReceived;
   }
 
   /** Plaintext not yet encrypted plus ciphertext not yet sent. */
@@ -989,8 +975,8 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected state(): string {
-    if (this.#lost) return "closed";
-    if (this.#closing) return "closing";
+    if (this.lost) return "closed";
+    if (this.isClosing()) return "closing";
     return this.#secure ? "open" : "handshaking";
   }
 

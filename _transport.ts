@@ -14,10 +14,10 @@
  * - `TlsTransport` in `_tls.ts`, the application's side of `startTls`: a
  *   TLS engine running over a `SocketTransport`.
  *
- * Failure has one funnel per transport: `#fatalError(exc)` →
- * `#forceClose(exc)` → `#callConnectionLost(exc)`, guarded by `#lost`,
- * releasing the `Deno.Conn` in `finally`. Every call into the protocol has
- * its own `try`.
+ * Failure has one path, shared with the UDP transport (`_base_transport.ts`):
+ * `fatalError(exc)` → `forceClose(exc)` → `release(exc)` →
+ * `callConnectionLost(exc)`, once, releasing the `Deno.Conn` in
+ * `afterLost`. Every call into the protocol has its own `try`.
  *
  * @module
  */
@@ -30,7 +30,8 @@ import {
 import { BaseProtocol, type Transport } from "./_contract.ts";
 import { formatAddr } from "./_address.ts";
 import { closeQuietly } from "./_conn.ts";
-import { FlowControlled } from "./_flow_control.ts";
+import { type ErrorWhen, TransportBase } from "./_base_transport.ts";
+import { WriteFlow } from "./_flow_control.ts";
 import { isConnectionError, logger, reportException } from "./_log.ts";
 
 /** Reads start with a small buffer so an idle connection holds little memory. */
@@ -125,7 +126,7 @@ export interface TransportInit {
  * {@linkcode StreamTransport.handleEof} at the peer's EOF and
  * {@linkcode StreamTransport.reportError} before they fail.
  */
-export abstract class StreamTransport extends FlowControlled
+export abstract class StreamTransport extends TransportBase
   implements Transport {
   #protocol!: AnyProtocol;
   /** Whether `#protocol` takes bytes by `getBuffer`: decided once per protocol. */
@@ -213,7 +214,7 @@ export abstract class StreamTransport extends FlowControlled
     }
   }
 
-  protected flowProtocol(): BaseProtocol {
+  protected lostProtocol(): BaseProtocol {
     return this.#protocol;
   }
 
@@ -239,7 +240,9 @@ export abstract class StreamTransport extends FlowControlled
   protected abstract state(): string;
   /** The socket's own details: `"peername"`, `"sockname"`, `"socket"`. */
   protected abstract socketInfo(name: string, defaultValue: unknown): unknown;
-  abstract isClosing(): boolean;
+  abstract getWriteBufferSize(): number;
+  abstract getWriteBufferLimits(): [low: number, high: number];
+  abstract setWriteBufferLimits(high?: number, low?: number): void;
   abstract close(): void;
   abstract abort(): void;
   abstract pauseReading(): void;
@@ -329,11 +332,7 @@ export abstract class StreamTransport extends FlowControlled
    * certificate, say): that is a setup to fix, reported as an exception,
    * as is anything else (a callback that threw) that nobody else hears of.
    */
-  protected reportError(
-    exc: Error,
-    message: string,
-    when: "open" | "handshake" | "lost",
-  ): void {
+  protected reportError(exc: Error, message: string, when: ErrorWhen): void {
     const peer = this.#peer();
     const server = this.#owner?.name;
     if (when === "handshake") {
@@ -373,24 +372,9 @@ export abstract class StreamTransport extends FlowControlled
     });
   }
 
-  /** Calls `connectionLost`, logging what it throws, then tells the owner. */
-  protected callConnectionLost(exc: Error | null): void {
-    try {
-      this.#protocol.connectionLost(exc);
-    } catch (err) {
-      reportException({
-        message: "Exception in connectionLost()",
-        exception: toError(err),
-        peer: this.#peer(),
-        transport: this,
-        protocol: this.#protocol,
-        ...(this.#owner?.name !== undefined
-          ? { server: this.#owner.name }
-          : {}),
-      });
-    } finally {
-      this.#owner?.detach(this);
-    }
+  /** Tells the owner (a server) that the connection is gone. */
+  protected override afterLost(): void {
+    this.#owner?.detach(this);
   }
 
   // ---- Information -----------------------------------------------------------
@@ -463,9 +447,12 @@ export class SocketTransport extends StreamTransport {
   #bufferSize = 0;
   #writing = false;
 
-  // Closing.
-  #closing = false;
-  #lost = false;
+  #flow = new WriteFlow({
+    getWriteBufferSize: () => this.#bufferSize,
+    flowProtocol: () => this.protocol,
+    flowFailed: (exc, message) => this.fatalError(exc, message),
+  });
+  /** Whether the `Deno.Conn` was closed. */
   #closed = false;
 
   /**
@@ -494,7 +481,7 @@ export class SocketTransport extends StreamTransport {
     while (true) {
       if (this.#paused) {
         await this.#waitForResume();
-        if (this.#closing) return;
+        if (this.isClosing()) return;
       }
       let buf: Uint8Array;
       const protocol = this.protocol;
@@ -503,7 +490,7 @@ export class SocketTransport extends StreamTransport {
         try {
           buf = getBufferFrom(protocol, -1);
         } catch (err) {
-          this.#fatalError(toError(err), "Exception in getBuffer()");
+          this.fatalError(toError(err), "Exception in getBuffer()");
           return;
         }
       } else {
@@ -522,20 +509,20 @@ export class SocketTransport extends StreamTransport {
       try {
         n = await conn.read(buf);
       } catch (err) {
-        if (this.#closing) return; // our own close() interrupted the read
-        this.#fatalError(toError(err), "Fatal read error on socket transport");
+        if (this.isClosing()) return; // our own close() interrupted the read
+        this.fatalError(toError(err), "Fatal read error on socket transport");
         return;
       }
-      if (this.#closing) return;
+      if (this.isClosing()) return;
       if (this.#paused) {
         // A read was in flight when pauseReading() was called: hold its
         // result until resumeReading().
         await this.#waitForResume();
-        if (this.#closing) return;
+        if (this.isClosing()) return;
       }
       if (n === null) {
         const exc = this.handleEof();
-        if (exc) this.#fatalError(exc, "Exception in eofReceived()");
+        if (exc) this.fatalError(exc, "Exception in eofReceived()");
         return;
       }
       if (!buffered) this.#slabOff += n;
@@ -545,14 +532,14 @@ export class SocketTransport extends StreamTransport {
         try {
           this.deliver(buf.subarray(0, n), false);
         } catch (err) {
-          this.#fatalError(toError(err), "Exception in a data callback");
+          this.fatalError(toError(err), "Exception in a data callback");
           return;
         }
       } else if (buffered) {
         try {
           protocol.bufferUpdated!(n);
         } catch (err) {
-          this.#fatalError(toError(err), "Exception in bufferUpdated()");
+          this.fatalError(toError(err), "Exception in bufferUpdated()");
           return;
         }
       } else {
@@ -560,11 +547,11 @@ export class SocketTransport extends StreamTransport {
         try {
           protocol.dataReceived!(buf.subarray(0, n));
         } catch (err) {
-          this.#fatalError(toError(err), "Exception in dataReceived()");
+          this.fatalError(toError(err), "Exception in dataReceived()");
           return;
         }
       }
-      if (this.#closing) return;
+      if (this.isClosing()) return;
     }
   }
 
@@ -576,20 +563,20 @@ export class SocketTransport extends StreamTransport {
 
   /** Stops delivering data until {@linkcode resumeReading}. */
   pauseReading(): void {
-    if (this.#closing || this.#paused) return;
+    if (this.isClosing() || this.#paused) return;
     this.#paused = true;
   }
 
   /** Resumes delivering data. */
   resumeReading(): void {
-    if (this.#closing || !this.#paused) return;
+    if (this.isClosing() || !this.#paused) return;
     this.#paused = false;
     this.#resume?.resolve();
   }
 
   /** Whether data is being delivered. */
   isReading(): boolean {
-    return !this.#paused && !this.#closing && !this.eofReceived;
+    return !this.#paused && !this.isClosing() && !this.eofReceived;
   }
 
   // ---- Writing -----------------------------------------------------------
@@ -622,7 +609,7 @@ export class SocketTransport extends StreamTransport {
     }
     this.#bufferSize += total;
     if (!this.#writing) void this.#writeLoop();
-    this.maybePauseProtocol();
+    this.#flow.maybePause();
   }
 
   /** Takes the next piece to write: a full buffer, else the one being filled. */
@@ -653,25 +640,24 @@ export class SocketTransport extends StreamTransport {
         let off = 0;
         while (off < chunk.length) {
           const n = await conn.write(off === 0 ? chunk : chunk.subarray(off));
-          if (this.#lost) return;
+          if (this.lost) return;
           off += n;
           this.#bufferSize -= n;
-          this.maybeResumeProtocol();
+          this.#flow.maybeResume();
         }
         release(chunk);
       }
     } catch (err) {
-      if (!this.#lost) {
-        this.#fatalError(toError(err), "Fatal write error on socket transport");
+      if (!this.lost) {
+        this.fatalError(toError(err), "Fatal write error on socket transport");
       }
       return;
     } finally {
       this.#writing = false;
     }
-    if (this.#lost) return;
-    if (this.#closing) {
-      this.#lost = true;
-      queueMicrotask(() => this.#callConnectionLost(null));
+    if (this.lost) return;
+    if (this.isClosing()) {
+      this.#flushed();
     } else if (this.eofWritten) {
       this.#closeWrite();
     }
@@ -684,8 +670,8 @@ export class SocketTransport extends StreamTransport {
 
   #closeWrite(): void {
     this.#conn.closeWrite().catch((err: unknown) => {
-      if (!this.#lost) {
-        this.#fatalError(toError(err), "Fatal error on writeEof()");
+      if (!this.lost) {
+        this.fatalError(toError(err), "Fatal error on writeEof()");
       }
     });
   }
@@ -697,51 +683,37 @@ export class SocketTransport extends StreamTransport {
 
   // ---- Closing -----------------------------------------------------------
 
-  /** Whether the transport is closing or closed. */
-  isClosing(): boolean {
-    return this.#closing;
-  }
-
   /** Flushes, then closes; `connectionLost(null)` follows. */
   close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (!this.beginClose()) return;
     this.#resume?.resolve();
-    if (!this.#writing && this.#bufferSize === 0) {
-      this.#lost = true;
-      queueMicrotask(() => this.#callConnectionLost(null));
-    }
+    if (!this.#writing && this.#bufferSize === 0) this.#flushed();
   }
 
   /** Closes at once, dropping the buffer; `connectionLost(null)` follows. */
   abort(): void {
-    this.#forceClose(null);
+    this.forceClose(null);
   }
 
-  protected fatalError(exc: Error, message: string): void {
-    this.#fatalError(exc, message);
+  /** The buffer is flushed after `close()`: `connectionLost(null)` follows. */
+  #flushed(): void {
+    if (this.markLost()) queueMicrotask(() => this.callConnectionLost(null));
   }
 
-  #fatalError(exc: Error, message: string): void {
-    this.reportError(exc, message, this.#lost ? "lost" : "open");
-    this.#forceClose(exc);
-  }
-
-  #forceClose(exc: Error | null): void {
-    if (this.#lost) return;
-    this.#lost = true;
-    this.#closing = true;
+  /** A forced close: drop the buffer, close the connection now (so that a
+   * pending read or write ends at once); `connectionLost(exc)` follows. */
+  protected release(exc: Error | null): void {
     this.#dropBuffer();
     this.#slab = EMPTY; // a kept transport must not keep its read memory
     this.#resume?.resolve();
-    // Close now so that a pending read or write ends at once.
     this.#closeConn();
-    queueMicrotask(() => this.#callConnectionLost(exc));
+    queueMicrotask(() => this.callConnectionLost(exc));
   }
 
-  #callConnectionLost(exc: Error | null): void {
+  /** Tells the owner, then releases the connection. */
+  protected override afterLost(): void {
     try {
-      this.callConnectionLost(exc);
+      super.afterLost();
     } finally {
       this.#closeConn();
     }
@@ -757,7 +729,20 @@ export class SocketTransport extends StreamTransport {
   // ---- Information -------------------------------------------------------
 
   protected state(): string {
-    return this.#lost ? "closed" : this.#closing ? "closing" : "open";
+    return this.lost ? "closed" : this.isClosing() ? "closing" : "open";
+  }
+
+  /** The watermarks as `[low, high]`. */
+  getWriteBufferLimits(): [low: number, high: number] {
+    return this.#flow.limits();
+  }
+
+  /**
+   * Sets the watermarks as asyncio does: `high` defaults to 64 KiB (or
+   * `4 * low`), `low` to `high / 4`.
+   */
+  setWriteBufferLimits(high?: number, low?: number): void {
+    this.#flow.setLimits(high, low);
   }
 
   protected socketInfo(name: string, defaultValue: unknown): unknown {

@@ -61,8 +61,8 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_flow_control.ts",
-    find: "this.getWriteBufferSize() <= this.#high) return;",
-    replace: "this.getWriteBufferSize() < this.#high) return;",
+    find: "this.#owner.getWriteBufferSize() <= this.#high) return;",
+    replace: "this.#owner.getWriteBufferSize() < this.#high) return;",
     description:
       "pauseWriting fires when the buffer reaches the high watermark (>=) instead of exceeding it",
   },
@@ -203,14 +203,14 @@ export const MUTANTS: Mutant[] = [
   // ---- _transport.ts -------------------------------------------------------
   {
     file: "_flow_control.ts",
-    find: "this.getWriteBufferSize() > this.#low) return;",
-    replace: "this.getWriteBufferSize() >= this.#low) return;",
+    find: "this.#owner.getWriteBufferSize() > this.#low) return;",
+    replace: "this.#owner.getWriteBufferSize() >= this.#low) return;",
     description:
       "resumeWriting fires only below the low watermark instead of at it",
   },
   {
     file: "_flow_control.ts",
-    find: "    this.#low = l;\n    this.maybePauseProtocol();\n",
+    find: "    this.#low = l;\n    this.maybePause();\n",
     replace: "    this.#low = l;\n",
     description:
       "setWriteBufferLimits below the buffered size does not pause the protocol",
@@ -229,7 +229,7 @@ export const MUTANTS: Mutant[] = [
       "data from a read in flight when pauseReading() was called is delivered at once",
   },
   {
-    file: "_flow_control.ts",
+    file: "_base_transport.ts",
     find: "++this.#lostWrites > LOST_WRITES_WARN",
     replace: "++this.#lostWrites >= LOST_WRITES_WARN",
     description:
