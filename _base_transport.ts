@@ -10,7 +10,7 @@
  * @module
  */
 import { toError } from "./_checks.ts";
-import type { BaseProtocol } from "./_contract.ts";
+import type { BaseProtocol, BaseTransport } from "./_contract.ts";
 import { logger } from "./_log.ts";
 
 /**
@@ -111,6 +111,21 @@ export abstract class TransportBase {
     if (this.#lost) return;
     this.#lost = this.#closing = true;
     this.release(exc);
+  }
+
+  /**
+   * Calls `protocol.connectionMade(this)`. What it throws fails the
+   * transport (reported, then aborted) and is returned; `null` otherwise.
+   */
+  protected callConnectionMade(protocol: BaseProtocol): Error | null {
+    try {
+      protocol.connectionMade(this as unknown as BaseTransport);
+      return null;
+    } catch (err) {
+      const exc = toError(err);
+      this.fatalError(exc, "Exception in connectionMade()");
+      return exc;
+    }
   }
 
   /** Calls `connectionLost(exc)` once, reporting what it throws, then `afterLost()`. */

@@ -363,13 +363,8 @@ export class UdpTransport extends TransportBase implements DatagramTransport {
    */
   start(protocol: DatagramProtocol): Error | null {
     this.#protocol = protocol;
-    try {
-      protocol.connectionMade(this);
-    } catch (err) {
-      const exc = toError(err);
-      this.fatalError(exc, "Exception in connectionMade()");
-      return exc;
-    }
+    const exc = this.callConnectionMade(protocol);
+    if (exc) return exc;
     const early = this.#early ?? [];
     this.#early = null;
     for (const [data, rinfo] of early) this.#onMessage(data, rinfo);

@@ -162,13 +162,8 @@ export abstract class StreamTransport extends TransportBase
    */
   start(protocol: BaseProtocol): Error | null {
     this.#use(protocol);
-    try {
-      protocol.connectionMade(this);
-    } catch (err) {
-      const exc = toError(err);
-      this.fatalError(exc, "Exception in connectionMade()");
-      return exc;
-    }
+    const exc = this.callConnectionMade(protocol);
+    if (exc) return exc;
     if (!this.isClosing()) this.startReading();
     return null;
   }
