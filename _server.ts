@@ -61,10 +61,19 @@ let makeServer: (init: ServerInit) => Server;
 let inMakeServer = false;
 
 /**
- * Pause after an accept error that is neither the listener closing nor a
- * client gone before it was accepted (out of descriptors, say).
+ * The first pause after an accept error that is neither the listener
+ * closing nor a client gone before it was accepted (out of descriptors,
+ * say); each failure in a row doubles it, up to `ACCEPT_RETRY_MAX_MS`.
  */
 const ACCEPT_RETRY_MS = 100;
+/** The longest pause between accepts that keep failing. */
+const ACCEPT_RETRY_MAX_MS = 1000;
+
+/** Whether `accept()` failed for want of file descriptors (EMFILE, ENFILE). */
+function isOutOfDescriptors(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+}
 
 /** Whether `accept()` failed because the client left before it was taken. */
 function isGoneBeforeAccept(err: unknown): boolean {
@@ -119,6 +128,8 @@ export class Server implements AsyncDisposable {
   #forever: PromiseWithResolvers<void> | null = null;
   #owner: TransportOwner;
   #onAbort = () => this.close();
+  /** Wakes the accept loops pausing after an error (at close). */
+  #pauses = new Set<() => void>();
 
   static {
     makeServer = (init) => {
@@ -217,6 +228,7 @@ export class Server implements AsyncDisposable {
     this.#cleanUp(this.#beforeClose);
     this.#listeners.forEach(closeQuietly);
     this.#listeners = [];
+    for (const wake of [...this.#pauses]) wake();
     this.#forever?.resolve();
     this.#maybeReleased();
   }
@@ -363,7 +375,17 @@ export class Server implements AsyncDisposable {
     for (const transport of [...this.#handshaking]) transport.abort();
   }
 
+  /**
+   * Accepts until the server closes. An accept that fails for another
+   * reason than the listener closing or a client gone (out of descriptors,
+   * say) starts an episode: it is reported once, then the loop pauses,
+   * 100 ms and twice as long after each failure in a row, up to 1 s, and
+   * tries again without reporting, until an accept succeeds.
+   */
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    /** The pause after the next failure; 0 outside an episode. */
+    let retryMs = 0;
+    let failures = 0;
     try {
       while (this.#serving) {
         let conn: Deno.Conn;
@@ -382,15 +404,30 @@ export class Server implements AsyncDisposable {
             });
             continue;
           }
-          reportException({
-            message: `Error accepting a connection on ${
-              formatAddr(listener.addr)
-            }`,
-            exception: toError(err),
-            server: this.#owner.name!,
-          });
-          await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+          failures++;
+          if (retryMs === 0) {
+            retryMs = ACCEPT_RETRY_MS;
+            this.#acceptFailed(listener, err);
+          } else {
+            retryMs = Math.min(retryMs * 2, ACCEPT_RETRY_MAX_MS);
+            logger.debug(
+              "Accepting on {address} failed again ({error}); retrying in {delay} ms",
+              {
+                address: formatAddr(listener.addr),
+                error: err,
+                delay: retryMs,
+              },
+            );
+          }
+          await this.#pause(retryMs);
           continue;
+        }
+        if (retryMs !== 0) {
+          logger.info(
+            "Accepting on {address} again, after {failures} failed attempts",
+            { address: formatAddr(listener.addr), failures },
+          );
+          retryMs = failures = 0;
         }
         if (this.#closed) {
           closeQuietly(conn); // accepted as the server closed: too late
@@ -402,6 +439,31 @@ export class Server implements AsyncDisposable {
       this.#acceptLoops--;
       this.#maybeReleased();
     }
+  }
+
+  /** Reports the first failed accept of an episode. */
+  #acceptFailed(listener: Deno.Listener, err: unknown): void {
+    const address = formatAddr(listener.addr);
+    reportException({
+      message: isOutOfDescriptors(err)
+        ? `Out of file descriptors accepting a connection on ${address}: retrying, at most every ${ACCEPT_RETRY_MAX_MS} ms, until some are free`
+        : `Error accepting a connection on ${address}: retrying, at most every ${ACCEPT_RETRY_MAX_MS} ms`,
+      exception: toError(err),
+      server: this.#owner.name!,
+    });
+  }
+
+  /** Waits `ms` milliseconds, or until the server closes. */
+  #pause(ms: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wake = () => {
+      clearTimeout(timer);
+      this.#pauses.delete(wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    this.#pauses.add(wake);
+    return promise;
   }
 
   /**
