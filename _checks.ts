@@ -15,6 +15,7 @@ import type {
   DatagramAddress,
   DatagramEndpointOptions,
   DatagramFamily,
+  IdleTimeoutOptions,
   ServerOptions,
   SocketConnectOptions,
   StartTlsOptions,
@@ -731,6 +732,22 @@ function checkTlsTimeouts<T extends TlsTimeoutOptions & { tls?: unknown }>(
 }
 
 /**
+ * Refuses `idleTimeout` together with `tls`: the TLS engine makes its own
+ * socket transport (in `openTls`), which does not take the timeout yet, and
+ * an option asked for is never silently dropped.
+ */
+function checkIdleWithoutTls<T extends IdleTimeoutOptions & { tls?: unknown }>(
+  opts: T,
+): T {
+  if (opts.tls !== undefined && opts.idleTimeout !== undefined) {
+    throw new TypeError(
+      "options.idleTimeout cannot be combined with options.tls yet: the TLS engine's connections do not take it (use it on a plain connection, or on one upgraded with startTls)",
+    );
+  }
+  return opts;
+}
+
+/**
  * Checks that `options` is undefined or an object holding only the listed
  * options (and `otherKeys`, checked elsewhere), and each listed option in
  * it, in order; returns the options (`{}` when undefined).
@@ -776,19 +793,24 @@ const timeoutFields = {
   tlsHandshakeTimeout: timeoutOption,
   tlsShutdownTimeout: timeoutOption,
 };
+/** The options of {@linkcode IdleTimeoutOptions}. */
+const idleFields = { idleTimeout: timeoutOption };
 /** The options of a client's connection. */
 const connectFields = {
   signal: signalOption,
   ...socketFields,
   tls: clientTlsOption,
   ...timeoutFields,
+  ...idleFields,
 };
 
 /** Checks a {@linkcode ConnectOptions} (and returns it, with whatever else it holds). */
 export function checkConnectOptions<T extends ConnectOptions>(
   options: T | undefined,
 ): T {
-  return checkTlsTimeouts(checkFields(options, connectFields));
+  return checkIdleWithoutTls(
+    checkTlsTimeouts(checkFields(options, connectFields)),
+  );
 }
 
 /** Checks a {@linkcode SocketConnectOptions} (and returns it, with whatever else it holds). */
@@ -796,7 +818,7 @@ export function checkSocketConnectOptions<T extends SocketConnectOptions>(
   options: T,
 ): T {
   const opts = checkFields(options, { conn: connOption, ...connectFields });
-  return checkAdoptOptions(opts, opts.conn);
+  return checkIdleWithoutTls(checkAdoptOptions(opts, opts.conn));
 }
 
 /** Checks a {@linkcode AcceptedSocketOptions} for `conn` (and returns it, with whatever else it holds). */
@@ -809,8 +831,9 @@ export function checkAcceptedSocketOptions<T extends AcceptedSocketOptions>(
     ...socketFields,
     tls: serverTlsOption,
     ...timeoutFields,
+    ...idleFields,
   });
-  return checkAdoptOptions(opts, conn);
+  return checkIdleWithoutTls(checkAdoptOptions(opts, conn));
 }
 
 /**
@@ -835,7 +858,7 @@ function checkAdoptOptions<
 export function checkServerOptions<T extends ServerOptions>(
   options: T | undefined,
 ): T {
-  return checkTlsTimeouts(
+  return checkIdleWithoutTls(checkTlsTimeouts(
     checkFields(options, {
       backlog: backlogOption,
       reusePort: booleanOption,
@@ -844,8 +867,9 @@ export function checkServerOptions<T extends ServerOptions>(
       signal: signalOption,
       tls: serverTlsOption,
       ...timeoutFields,
+      ...idleFields,
     }),
-  );
+  ));
 }
 
 /**
@@ -865,28 +889,30 @@ const unixClientTlsOption = optional((value, name) => {
 export function checkUnixServerOptions<T extends UnixServerOptions>(
   options: T | undefined,
 ): T {
-  return checkTlsTimeouts(
+  return checkIdleWithoutTls(checkTlsTimeouts(
     checkFields(options, {
       backlog: backlogOption,
       startServing: booleanOption,
       signal: signalOption,
       tls: serverTlsOption,
       ...timeoutFields,
+      ...idleFields,
     }),
-  );
+  ));
 }
 
 /** Checks a {@linkcode UnixConnectOptions} (and returns it, with whatever else it holds). */
 export function checkUnixConnectOptions<T extends UnixConnectOptions>(
   options: T | undefined,
 ): T {
-  return checkTlsTimeouts(
+  return checkIdleWithoutTls(checkTlsTimeouts(
     checkFields(options, {
       signal: signalOption,
       tls: unixClientTlsOption,
       ...timeoutFields,
+      ...idleFields,
     }),
-  );
+  ));
 }
 
 /** Checks a {@linkcode StreamOptions} (and returns it, with whatever else it holds). */

@@ -624,8 +624,30 @@ export interface SocketOptions {
   keepAlive?: boolean;
 }
 
+/**
+ * How long a connection may stay silent: Node's `socket.setTimeout()`
+ * followed by `destroy()`, as an option (asyncio has none).
+ */
+export interface IdleTimeoutOptions {
+  /**
+   * Closes the connection once no byte has moved over its socket, in either
+   * direction, for this many milliseconds: the transport is aborted (its
+   * write buffer dropped) and `connectionLost` receives a
+   * `Deno.errors.TimedOut` whose message names the timeout. Only bytes the
+   * socket reads or writes count: a buffer the peer does not read is no
+   * activity, and neither is a protocol that paused reading (the clock keeps
+   * running). On a TLS connection (`startTls`, or a `Deno.TlsConn` handed
+   * over) the encrypted bytes count. Together with `tls` it is refused with
+   * a `TypeError` for now: the TLS engine makes its own socket transport.
+   *
+   * @default {undefined}
+   */
+  idleTimeout?: number;
+}
+
 /** Options of `createConnection` and `openConnection` to a host and port. */
-export interface ConnectOptions extends SocketOptions, TlsTimeoutOptions {
+export interface ConnectOptions
+  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * Aborts a pending connect (and TLS handshake): the returned promise
    * rejects with `signal.reason`. It has no effect once the connection is
@@ -647,7 +669,8 @@ export interface ConnectOptions extends SocketOptions, TlsTimeoutOptions {
  * Options of `createConnection` and `openConnection` over a connection made
  * elsewhere (asyncio's `create_connection(sock=…)`): the client's side.
  */
-export interface SocketConnectOptions extends SocketOptions, TlsTimeoutOptions {
+export interface SocketConnectOptions
+  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
   /** The connection to run on: a `Deno.TcpConn`, `Deno.UnixConn` or `Deno.TlsConn`. */
   conn: Deno.Conn;
   /**
@@ -672,7 +695,7 @@ export interface SocketConnectOptions extends SocketOptions, TlsTimeoutOptions {
  * connection accepted elsewhere, the server's side.
  */
 export interface AcceptedSocketOptions
-  extends SocketOptions, TlsTimeoutOptions {
+  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * Aborts the TLS handshake, if there is one.
    *
@@ -688,7 +711,8 @@ export interface AcceptedSocketOptions
 }
 
 /** Options of `createServer` and `startServer`. */
-export interface ServerOptions extends SocketOptions, TlsTimeoutOptions {
+export interface ServerOptions
+  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * The listen queue length (`tcpBacklog` in Deno).
    *
@@ -756,7 +780,8 @@ export interface WaitOptions {
 export type ReadOptions = WaitOptions;
 
 /** Options of `createUnixServer` and `startUnixServer`. */
-export interface UnixServerOptions extends TlsTimeoutOptions {
+export interface UnixServerOptions
+  extends TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * The listen queue length. Deno does not expose it for Unix sockets, so it
    * is checked but not applied (the system default is used).
@@ -788,7 +813,8 @@ export interface UnixServerOptions extends TlsTimeoutOptions {
 }
 
 /** Options of `createUnixConnection` and `openUnixConnection`. */
-export interface UnixConnectOptions extends TlsTimeoutOptions {
+export interface UnixConnectOptions
+  extends TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * Aborts a pending connect (and TLS handshake): the promise rejects with
    * `signal.reason`.

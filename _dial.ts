@@ -93,7 +93,12 @@ async function dialTcp(
     closeQuietly(conn);
     throw err;
   }
-  if (side === undefined) return new SocketTransport(conn, null, { host });
+  if (side === undefined) {
+    return new SocketTransport(conn, null, {
+      host,
+      idleTimeout: opts.idleTimeout,
+    });
+  }
   return await handshaken(conn, side, signal);
 }
 
@@ -110,7 +115,9 @@ async function dialUnix(
   const conn = await Deno.connect({ transport: "unix", path }).catch((err) => {
     throw withAddress(err, `Cannot connect to ${path}`);
   });
-  if (side === undefined) return new SocketTransport(conn, null);
+  if (side === undefined) {
+    return new SocketTransport(conn, null, { idleTimeout: opts.idleTimeout });
+  }
   return await handshaken(conn, side, signal);
 }
 
@@ -175,9 +182,12 @@ async function adopt(
     });
     return new SocketTransport(conn, null, {
       tls: unknownTls(info.alpnProtocol),
+      idleTimeout: opts.idleTimeout,
     });
   }
-  if (opts.tls === undefined) return new SocketTransport(conn, null);
+  if (opts.tls === undefined) {
+    return new SocketTransport(conn, null, { idleTimeout: opts.idleTimeout });
+  }
   let side: TlsSide;
   try {
     if (serverSide) {

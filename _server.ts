@@ -9,6 +9,7 @@
  */
 import type {
   BaseProtocol,
+  IdleTimeoutOptions,
   ServerOptions,
   SocketOptions,
   TlsListenOptions,
@@ -42,6 +43,8 @@ interface ServerInit extends Bound {
   /** The server's side of TLS, for a TLS server. */
   tls: TlsSide | undefined;
   signal: AbortSignal | undefined;
+  /** Each connection's `idleTimeout`. */
+  limits: IdleTimeoutOptions;
 }
 
 /**
@@ -128,6 +131,8 @@ export class Server implements AsyncDisposable {
   #forever: PromiseWithResolvers<void> | null = null;
   #owner: TransportOwner;
   #onAbort = () => this.close();
+  /** Each connection's idle timeout, if any. */
+  #idleTimeout: number | undefined;
   /** Wakes the accept loops pausing after an error (at close). */
   #pauses = new Set<() => void>();
 
@@ -159,6 +164,7 @@ export class Server implements AsyncDisposable {
     this.#signal = init.signal;
     this.#beforeClose = init.beforeClose;
     this.#afterClose = init.afterClose;
+    this.#idleTimeout = init.limits.idleTimeout;
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -484,7 +490,12 @@ export class Server implements AsyncDisposable {
       return;
     }
     if (!this.#tls) {
-      this.#serve(new SocketTransport(conn, null, { owner: this.#owner }));
+      this.#serve(
+        new SocketTransport(conn, null, {
+          owner: this.#owner,
+          idleTimeout: this.#idleTimeout,
+        }),
+      );
       return;
     }
     const transport = openTls(conn, this.#tls, this.#owner);
@@ -545,6 +556,7 @@ function serve(
     socketOptions: opts,
     tls,
     signal: opts.signal,
+    limits: opts,
   });
   if (opts.signal?.aborted) server.close();
   else if (opts.startServing !== false) void server.startServing();

@@ -120,6 +120,8 @@ export interface TransportInit {
   tls?: TlsInfo;
   /** The host name dialled, if this side dialled one. */
   host?: string;
+  /** Milliseconds without a byte either way before the transport aborts. */
+  idleTimeout?: number | undefined;
 }
 
 /**
@@ -437,6 +439,12 @@ export class SocketTransport extends StreamTransport {
   #lost = false;
   #closed = false;
 
+  // Idle timeout (0: none). Reads and writes only stamp #lastActive; the
+  // one timer checks the stamp when it fires and re-arms for the rest.
+  #idleMs: number;
+  #lastActive = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+
   /**
    * @param conn The connection.
    * @param protocol Its protocol, or `null` to give it to `start` later.
@@ -450,10 +458,35 @@ export class SocketTransport extends StreamTransport {
     super(protocol, init.tls ?? null, init.owner);
     this.#conn = conn;
     this.host = init.host;
+    this.#idleMs = init.idleTimeout ?? 0;
   }
 
   protected startReading(): void {
+    if (this.#idleMs > 0) {
+      this.#lastActive = performance.now();
+      this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#idleMs);
+    }
     void this.#readLoop();
+  }
+
+  /**
+   * The idle timer fired: aborts with `TimedOut` if nothing moved for the
+   * whole timeout, else waits for what is left of it.
+   */
+  #checkIdle(): void {
+    this.#idleTimer = undefined;
+    if (this.#lost) return;
+    const left = this.#lastActive + this.#idleMs - performance.now();
+    if (left > 0) {
+      this.#idleTimer = setTimeout(() => this.#checkIdle(), Math.ceil(left));
+      return;
+    }
+    this.#fatalError(
+      new Deno.errors.TimedOut(
+        `No data in either direction for ${this.#idleMs} ms (idleTimeout)`,
+      ),
+      "Idle timeout",
+    );
   }
 
   // ---- Reading -----------------------------------------------------------
@@ -495,6 +528,7 @@ export class SocketTransport extends StreamTransport {
         this.#fatalError(toError(err), "Fatal read error on socket transport");
         return;
       }
+      if (this.#idleMs !== 0) this.#lastActive = performance.now();
       if (this.#closing) return;
       if (this.#paused) {
         // A read was in flight when pauseReading() was called: hold its
@@ -622,6 +656,7 @@ export class SocketTransport extends StreamTransport {
         let off = 0;
         while (off < chunk.length) {
           const n = await conn.write(off === 0 ? chunk : chunk.subarray(off));
+          if (this.#idleMs !== 0) this.#lastActive = performance.now();
           if (this.#lost) return;
           off += n;
           this.#bufferSize -= n;
@@ -719,6 +754,7 @@ export class SocketTransport extends StreamTransport {
   #closeConn(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     this.#slab = EMPTY;
     closeQuietly(this.#conn);
   }

@@ -74,6 +74,7 @@ export {
   type ConnectOptions,
   type ExceptionContext,
   type ExceptionHandler,
+  type IdleTimeoutOptions,
   Protocol,
   type ServerOptions,
   type SocketConnectOptions,

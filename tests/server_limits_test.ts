@@ -2,9 +2,413 @@
 // A server's and a connection's limits: idleTimeout, maxConnections with
 // connectionCount and refusedCount, and an accept loop that runs out of
 // file descriptors (in a child process with a lowered limit).
-import { assert, assertEquals } from "@std/assert";
-import { createConnection, type Transport } from "../mod.ts";
-import { dec, enc, Recorder, within } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import {
+  type BaseProtocol,
+  connectAcceptedSocket,
+  createConnection,
+  createServer,
+  createUnixConnection,
+  createUnixServer,
+  openConnection,
+  openUnixConnection,
+  Protocol,
+  type Server,
+  type ServerOptions,
+  startServer,
+  startUnixServer,
+  type Transport,
+} from "../mod.ts";
+import {
+  abortOnDispose,
+  dec,
+  Echo,
+  enc,
+  pathOf,
+  portOf,
+  Recorder,
+  socketPath,
+  tlsFiles,
+  within,
+} from "./_helpers.ts";
+
+const { cert, key, ca } = tlsFiles;
+
+/** A network whose servers and connections take every option given. */
+interface Net {
+  name: string;
+  server(factory: () => BaseProtocol, options?: ServerOptions): Promise<Server>;
+  connect<P extends BaseProtocol>(
+    server: Server,
+    factory: () => P,
+    options?: { idleTimeout?: number },
+  ): Promise<[Transport, P]>;
+}
+
+const nets: Net[] = [
+  {
+    name: "TCP",
+    server: async (factory, options) =>
+      abortOnDispose(await createServer(factory, "127.0.0.1", 0, options)),
+    connect: (server, factory, options) =>
+      createConnection(factory, "127.0.0.1", portOf(server), options),
+  },
+  {
+    name: "Unix",
+    server: async (factory, options) =>
+      abortOnDispose(await createUnixServer(factory, socketPath(), options)),
+    connect: (server, factory, options) =>
+      createUnixConnection(factory, pathOf(server), options),
+  },
+];
+
+/**
+ * A factory of server-side recorders: `made` lists them in the order the
+ * server made them, `next()` resolves with the next one once its
+ * `connectionMade` has run.
+ */
+function recorders(): {
+  made: Recorder[];
+  factory: () => Recorder;
+  next(): Promise<Recorder>;
+} {
+  const made: Recorder[] = [];
+  const waiting: PromiseWithResolvers<Recorder>[] = [];
+  let taken = 0;
+  const slot = (i: number) => (waiting[i] ??= Promise.withResolvers());
+  return {
+    made,
+    factory: () => {
+      const recorder = new Recorder();
+      slot(made.length).resolve(recorder);
+      made.push(recorder);
+      return recorder;
+    },
+    next: async () => {
+      const recorder = await slot(taken++).promise;
+      await recorder.made.promise;
+      return recorder;
+    },
+  };
+}
+
+/** Asserts that `exc` is the idle timeout's `TimedOut`, naming `ms`. */
+function assertIdleTimeout(exc: unknown, ms: number): void {
+  assertInstanceOf(exc, Deno.errors.TimedOut);
+  const { message } = exc as Error;
+  assertStringIncludes(message, `${ms} ms`);
+  assertStringIncludes(message, "idleTimeout");
+}
+
+/** Waits for `ms` milliseconds (pacing the traffic under test, not syncing). */
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- idleTimeout -------------------------------------------------------------
+
+for (const net of nets) {
+  Deno.test(`${net.name}: a server's idleTimeout aborts a silent connection; connectionLost gets TimedOut naming it`, async () => {
+    const { next, factory } = recorders();
+    await using server = await net.server(factory, { idleTimeout: 150 });
+    const started = performance.now();
+    const [transport, client] = await net.connect(server, () => new Recorder());
+    const served = await within(next(), "server protocol");
+    assertIdleTimeout(await within(served.lost.promise, "idle timeout"), 150);
+    assert(performance.now() - started >= 140, "not before the timeout");
+    assertEquals(served.events, ["connectionMade", "connectionLost"]);
+    // The client hears the server's side go.
+    assertEquals(await within(client.lost.promise, "client lost"), null);
+    transport.close();
+  });
+
+  Deno.test(`${net.name}: a connection's idleTimeout aborts it when the server is silent`, async () => {
+    await using server = await net.server(() => new Protocol());
+    const [, client] = await net.connect(server, () => new Recorder(), {
+      idleTimeout: 100,
+    });
+    assertIdleTimeout(await within(client.lost.promise, "idle timeout"), 100);
+    assertEquals(client.events, ["connectionMade", "connectionLost"]);
+  });
+
+  Deno.test(`${net.name}: bytes from the client alone keep a connection with an idleTimeout open`, async () => {
+    const { next, factory } = recorders();
+    await using server = await net.server(factory, { idleTimeout: 400 });
+    const [transport] = await net.connect(server, () => new Recorder());
+    // Twelve bytes 50 ms apart: 600 ms in all, longer than the timeout.
+    for (let i = 0; i < 12; i++) {
+      transport.write(enc("."));
+      await tick(50);
+    }
+    const served = await within(next(), "server protocol");
+    await within(served.receivedAtLeast(12), "12 bytes");
+    assertEquals(served.lostWith, undefined, "still open");
+    transport.close();
+    assertEquals(await within(served.lost.promise, "closed"), null);
+  });
+
+  Deno.test(`${net.name}: bytes from the server alone keep a connection with an idleTimeout open`, async () => {
+    class Ticker extends Protocol {
+      #timer: ReturnType<typeof setInterval> | undefined;
+      readonly lost = Promise.withResolvers<Error | null>();
+      override connectionMade(transport: Transport): void {
+        this.#timer = setInterval(() => transport.write(enc(".")), 50);
+      }
+      override connectionLost(exc: Error | null): void {
+        clearInterval(this.#timer);
+        this.lost.resolve(exc);
+      }
+    }
+    const tickers: Ticker[] = [];
+    await using server = await net.server(() => {
+      tickers.push(new Ticker());
+      return tickers.at(-1)!;
+    }, { idleTimeout: 400 });
+    const [transport, client] = await net.connect(
+      server,
+      () => new Recorder(),
+    );
+    await within(client.receivedAtLeast(12), "12 bytes, 600 ms"); // never writes
+    transport.close();
+    assertEquals(await within(tickers[0]!.lost.promise, "closed"), null);
+  });
+}
+
+Deno.test("a write the peer does not read is no activity: the writer's idleTimeout fires once the buffers are full", async () => {
+  let written = 0;
+  const lost = Promise.withResolvers<Error | null>();
+  class Flood extends Protocol {
+    #transport?: Transport;
+    #paused = false;
+    override connectionMade(transport: Transport): void {
+      this.#transport = transport;
+      this.#pump();
+    }
+    #pump(): void {
+      while (!this.#paused && !this.#transport!.isClosing()) {
+        this.#transport!.write(new Uint8Array(64 * 1024));
+        written += 64 * 1024;
+      }
+    }
+    override pauseWriting(): void {
+      this.#paused = true;
+    }
+    override resumeWriting(): void {
+      this.#paused = false;
+      this.#pump();
+    }
+    override connectionLost(exc: Error | null): void {
+      lost.resolve(exc);
+    }
+  }
+  class Stalled extends Recorder {
+    override connectionMade(transport: Transport): void {
+      super.connectionMade(transport);
+      transport.pauseReading();
+    }
+  }
+  await using server = abortOnDispose(
+    await createServer(() => new Flood(), "127.0.0.1", 0, {
+      idleTimeout: 300,
+    }),
+  );
+  const [transport, client] = await createConnection(
+    () => new Stalled(),
+    "127.0.0.1",
+    portOf(server),
+  );
+  assertIdleTimeout(await within(lost.promise, "idle timeout"), 300);
+  assert(written > 64 * 1024, `the server wrote ${written} bytes first`);
+  transport.abort();
+  await client.lost.promise;
+});
+
+Deno.test("idleTimeout on the streams entry points: the reader fails with the TimedOut", async () => {
+  const served = Promise.withResolvers<unknown>();
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        served.resolve(await reader.read().catch((err) => err));
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+      { idleTimeout: 100 },
+    ),
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server), {
+    idleTimeout: 5000,
+  });
+  assertIdleTimeout(await within(served.promise, "server reader"), 100);
+  // The server's abort reaches the client as EOF, long before its own timeout.
+  assertEquals((await reader.read()).length, 0);
+  writer.close();
+
+  const path = socketPath();
+  const unixServed = Promise.withResolvers<unknown>();
+  await using unixServer = abortOnDispose(
+    await startUnixServer(async (unixReader, unixWriter) => {
+      unixServed.resolve(await unixReader.read().catch((err) => err));
+      unixWriter.close();
+    }, path),
+  );
+  const [unixReader, unixWriter] = await openUnixConnection(
+    pathOf(unixServer),
+    { idleTimeout: 80 },
+  );
+  const err = await assertRejects(() => within(unixReader.read(), "read"));
+  assertIdleTimeout(err, 80);
+  unixWriter.close();
+  // The server saw the client's side go: EOF.
+  assertEquals(
+    (await within(unixServed.promise, "server reader") as Uint8Array).length,
+    0,
+  );
+});
+
+Deno.test("connectAcceptedSocket takes an idleTimeout", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = listener.accept();
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  const [, served] = await connectAcceptedSocket(
+    () => new Recorder(),
+    await accepting,
+    { idleTimeout: 100 },
+  );
+  assertIdleTimeout(await within(served.lost.promise, "idle timeout"), 100);
+  assertEquals(await client.read(new Uint8Array(1)), null);
+  client.close();
+});
+
+Deno.test("idleTimeout covers a connection upgraded with startTls: the TLS bytes count, then silence times out", async () => {
+  const served = Promise.withResolvers<unknown>();
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        try {
+          await writer.startTls({ cert, key });
+          writer.write(enc("secure\n"));
+          served.resolve(await reader.read().catch((err) => err));
+        } catch (err) {
+          served.reject(err);
+        }
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+      { idleTimeout: 300 },
+    ),
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
+  await writer.startTls({ serverHostname: "localhost", caCerts: [ca] });
+  assertEquals(dec(await reader.readline()), "secure\n");
+  assertIdleTimeout(await within(served.promise, "server reader"), 300);
+  writer.close();
+  await writer.waitClosed().catch(() => {});
+});
+
+Deno.test("a connection with an idleTimeout that closes leaves no timer behind (the op sanitizer checks)", async () => {
+  await using server = abortOnDispose(
+    await createServer(() => new Echo(), "127.0.0.1", 0, {
+      idleTimeout: 60_000,
+    }),
+  );
+  const [transport, client] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(server),
+    { idleTimeout: 60_000 },
+  );
+  transport.write(enc("ping"));
+  await within(client.receivedAtLeast(4), "echo");
+  transport.close();
+  assertEquals(await client.lost.promise, null);
+});
+
+/** Every entry point that makes its own connection, called with `options`. */
+function entryPoints(
+  options: Record<string, unknown>,
+): [string, () => Promise<unknown>][] {
+  // deno-lint-ignore no-explicit-any
+  const o = options as any; // deliberately wrong options
+  const f = () => new Protocol();
+  return [
+    ["createServer", () => createServer(f, "127.0.0.1", 0, o)],
+    ["startServer", () => startServer(() => {}, "127.0.0.1", 0, o)],
+    ["createUnixServer", () => createUnixServer(f, socketPath(), o)],
+    ["startUnixServer", () => startUnixServer(() => {}, socketPath(), o)],
+    ["createConnection", () => createConnection(f, "127.0.0.1", 1, o)],
+    ["openConnection", () => openConnection("127.0.0.1", 1, o)],
+    ["createUnixConnection", () => createUnixConnection(f, socketPath(), o)],
+    ["openUnixConnection", () => openUnixConnection(socketPath(), o)],
+  ];
+}
+
+/** The errors `connectAcceptedSocket` gives for `options` (the connection is closed). */
+async function acceptedSocketError(
+  options: Record<string, unknown>,
+): Promise<Error> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = listener.accept();
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  const conn = await accepting;
+  try {
+    return await assertRejects(() =>
+      connectAcceptedSocket(() => new Protocol(), conn, options)
+    );
+  } finally {
+    // The call closed `conn`: the client reads EOF.
+    assertEquals(await client.read(new Uint8Array(1)), null);
+    client.close();
+  }
+}
+
+Deno.test("idleTimeout is checked at every entry point: RangeError unless a finite number above 0, TypeError for a non-number", async () => {
+  for (const bad of [0, -1, NaN, Infinity]) {
+    for (const [name, call] of entryPoints({ idleTimeout: bad })) {
+      const err = await assertRejects(call, RangeError, undefined, name);
+      assertStringIncludes(err.message, "options.idleTimeout", name);
+    }
+    const err = await acceptedSocketError({ idleTimeout: bad });
+    assertInstanceOf(err, RangeError);
+    assertStringIncludes(err.message, "options.idleTimeout");
+  }
+  for (const [name, call] of entryPoints({ idleTimeout: "100" })) {
+    const err = await assertRejects(call, TypeError, undefined, name);
+    assertStringIncludes(err.message, "options.idleTimeout", name);
+  }
+  const err = await acceptedSocketError({ idleTimeout: "100" });
+  assertInstanceOf(err, TypeError);
+  assertStringIncludes(err.message, "options.idleTimeout");
+});
+
+Deno.test("idleTimeout together with tls is refused with a TypeError saying why (not yet wired to the TLS engine's connections)", async () => {
+  const server = { tls: { cert, key }, idleTimeout: 100 };
+  const client = { tls: { serverHostname: "localhost" }, idleTimeout: 100 };
+  for (
+    const [name, call] of [
+      ...entryPoints(server).slice(0, 4),
+      ...entryPoints(client).slice(4),
+    ]
+  ) {
+    const err = await assertRejects(call, TypeError, undefined, name);
+    assertStringIncludes(err.message, "options.idleTimeout", name);
+    assertStringIncludes(err.message, "options.tls", name);
+  }
+  const err = await acceptedSocketError(server);
+  assertInstanceOf(err, TypeError);
+  assertStringIncludes(err.message, "options.tls");
+});
 
 // ---- Out of file descriptors --------------------------------------------------
 
