@@ -709,6 +709,9 @@ const connOption: OptionCheck = checkConn;
 const signalOption: OptionCheck = checkSignal;
 const backlogOption = optional((value, name) => checkInteger(value, name, 1));
 const timeoutOption = optional((value, name) => checkTimeout(value, name));
+const maxConnectionsOption = optional((value, name) =>
+  checkInteger(value, name, 1)
+);
 const clientTlsOption = optional((value, name) =>
   checkTlsOptions(value as TlsConnectOptions, name, false)
 );
@@ -795,6 +798,8 @@ const timeoutFields = {
 };
 /** The options of {@linkcode IdleTimeoutOptions}. */
 const idleFields = { idleTimeout: timeoutOption };
+/** The options of {@linkcode ServerLimitOptions}. */
+const limitFields = { ...idleFields, maxConnections: maxConnectionsOption };
 /** The options of a client's connection. */
 const connectFields = {
   signal: signalOption,
@@ -867,7 +872,7 @@ export function checkServerOptions<T extends ServerOptions>(
       signal: signalOption,
       tls: serverTlsOption,
       ...timeoutFields,
-      ...idleFields,
+      ...limitFields,
     }),
   ));
 }
@@ -896,7 +901,7 @@ export function checkUnixServerOptions<T extends UnixServerOptions>(
       signal: signalOption,
       tls: serverTlsOption,
       ...timeoutFields,
-      ...idleFields,
+      ...limitFields,
     }),
   ));
 }

@@ -645,6 +645,24 @@ export interface IdleTimeoutOptions {
   idleTimeout?: number;
 }
 
+/**
+ * Limits of a server: how many connections it serves at once, and how long
+ * each may stay silent.
+ */
+export interface ServerLimitOptions extends IdleTimeoutOptions {
+  /**
+   * The most connections served at once, TLS ones in their handshake
+   * included (Node's `server.maxConnections`). A connection beyond it is
+   * accepted and closed at once, without a protocol, and counted in
+   * `server.refusedCount`; new connections are served again as soon as
+   * open ones end. A warning is logged when the server starts refusing,
+   * once until it has room again.
+   *
+   * @default {undefined}
+   */
+  maxConnections?: number;
+}
+
 /** Options of `createConnection` and `openConnection` to a host and port. */
 export interface ConnectOptions
   extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
@@ -712,7 +730,7 @@ export interface AcceptedSocketOptions
 
 /** Options of `createServer` and `startServer`. */
 export interface ServerOptions
-  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
+  extends SocketOptions, TlsTimeoutOptions, ServerLimitOptions {
   /**
    * The listen queue length (`tcpBacklog` in Deno).
    *
@@ -781,7 +799,7 @@ export type ReadOptions = WaitOptions;
 
 /** Options of `createUnixServer` and `startUnixServer`. */
 export interface UnixServerOptions
-  extends TlsTimeoutOptions, IdleTimeoutOptions {
+  extends TlsTimeoutOptions, ServerLimitOptions {
   /**
    * The listen queue length. Deno does not expose it for Unix sockets, so it
    * is checked but not applied (the system default is used).

@@ -9,7 +9,7 @@
  */
 import type {
   BaseProtocol,
-  IdleTimeoutOptions,
+  ServerLimitOptions,
   ServerOptions,
   SocketOptions,
   TlsListenOptions,
@@ -43,8 +43,8 @@ interface ServerInit extends Bound {
   /** The server's side of TLS, for a TLS server. */
   tls: TlsSide | undefined;
   signal: AbortSignal | undefined;
-  /** Each connection's `idleTimeout`. */
-  limits: IdleTimeoutOptions;
+  /** `maxConnections` and each connection's `idleTimeout`. */
+  limits: ServerLimitOptions;
 }
 
 /**
@@ -133,6 +133,12 @@ export class Server implements AsyncDisposable {
   #onAbort = () => this.close();
   /** Each connection's idle timeout, if any. */
   #idleTimeout: number | undefined;
+  /** The most connections served at once, if limited. */
+  #maxConnections: number;
+  /** Connections closed at once for want of room. */
+  #refused = 0;
+  /** Whether the server is refusing connections (logged once until it has room). */
+  #full = false;
   /** Wakes the accept loops pausing after an error (at close). */
   #pauses = new Set<() => void>();
 
@@ -165,6 +171,7 @@ export class Server implements AsyncDisposable {
     this.#beforeClose = init.beforeClose;
     this.#afterClose = init.afterClose;
     this.#idleTimeout = init.limits.idleTimeout;
+    this.#maxConnections = init.limits.maxConnections ?? Infinity;
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -176,6 +183,69 @@ export class Server implements AsyncDisposable {
   /** Whether the server is accepting connections. */
   isServing(): boolean {
     return this.#serving;
+  }
+
+  /**
+   * How many connections the server is serving now, TLS ones still in their
+   * handshake included: what `maxConnections` limits and what
+   * `waitClosed()` waits for to reach 0 (Node's `server.getConnections()`,
+   * asyncio's private `Server._active_count`).
+   *
+   * @example Count the clients
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { createConnection, createServer, Protocol, type Transport } from "@aio/net/protocol";
+   *
+   * const made = Promise.withResolvers<void>();
+   * class Served extends Protocol {
+   *   override connectionMade(_transport: Transport): void {
+   *     made.resolve();
+   *   }
+   * }
+   * await using server = await createServer(() => new Served(), "127.0.0.1", 0);
+   * assertEquals(server.connectionCount, 0);
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   * const [transport] = await createConnection(() => new Protocol(), "127.0.0.1", port);
+   * await made.promise;
+   * assertEquals(server.connectionCount, 1);
+   * transport.close();
+   * ```
+   */
+  get connectionCount(): number {
+    return this.#active();
+  }
+
+  /**
+   * How many connections the server has refused because `maxConnections`
+   * were open: each was accepted and closed at once, without a protocol
+   * (Node's `"drop"` events, counted).
+   *
+   * @example One client too many
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { createConnection, createServer, Protocol } from "@aio/net/protocol";
+   *
+   * class Client extends Protocol {
+   *   readonly lost = Promise.withResolvers<void>();
+   *   override connectionLost(): void {
+   *     this.lost.resolve();
+   *   }
+   * }
+   * await using server = await createServer(() => new Protocol(), "127.0.0.1", 0, {
+   *   maxConnections: 1,
+   * });
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   * const [first, firstClient] = await createConnection(() => new Client(), "127.0.0.1", port);
+   * const [, second] = await createConnection(() => new Client(), "127.0.0.1", port);
+   * await second.lost.promise; // closed by the server at once
+   * assertEquals(server.refusedCount, 1);
+   * first.close();
+   * await firstClient.lost.promise;
+   * server.closeClients();
+   * ```
+   */
+  get refusedCount(): number {
+    return this.#refused;
   }
 
   /**
@@ -374,6 +444,13 @@ export class Server implements AsyncDisposable {
   #detach(transport: StreamTransport): void {
     this.#transports.delete(transport);
     this.#handshaking.delete(transport);
+    if (this.#full && this.#active() < this.#maxConnections) {
+      this.#full = false;
+      logger.info(
+        "Server {server} has room for connections again (maxConnections {max})",
+        { server: this.#owner.name, max: this.#maxConnections },
+      );
+    }
     this.#maybeWake();
   }
 
@@ -439,6 +516,10 @@ export class Server implements AsyncDisposable {
           closeQuietly(conn); // accepted as the server closed: too late
           return;
         }
+        if (this.#active() >= this.#maxConnections) {
+          this.#refuse(conn);
+          continue;
+        }
         this.#accepted(conn);
       }
     } finally {
@@ -470,6 +551,18 @@ export class Server implements AsyncDisposable {
     const timer = setTimeout(wake, ms);
     this.#pauses.add(wake);
     return promise;
+  }
+
+  /** Closes a connection beyond `maxConnections` at once, and counts it. */
+  #refuse(conn: Deno.Conn): void {
+    closeQuietly(conn);
+    this.#refused++;
+    if (this.#full) return;
+    this.#full = true;
+    logger.warning(
+      "Server {server} is serving {max} connections (maxConnections): closing new ones at once until one ends",
+      { server: this.#owner.name, max: this.#maxConnections },
+    );
   }
 
   /**

@@ -76,6 +76,7 @@ export {
   type ExceptionHandler,
   type IdleTimeoutOptions,
   Protocol,
+  type ServerLimitOptions,
   type ServerOptions,
   type SocketConnectOptions,
   type SocketOptions,

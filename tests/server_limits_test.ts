@@ -30,12 +30,14 @@ import {
   dec,
   Echo,
   enc,
+  logText,
   pathOf,
   portOf,
   Recorder,
   socketPath,
   tlsFiles,
   within,
+  withLogs,
 } from "./_helpers.ts";
 
 const { cert, key, ca } = tlsFiles;
@@ -123,6 +125,7 @@ for (const net of nets) {
     assertEquals(served.events, ["connectionMade", "connectionLost"]);
     // The client hears the server's side go.
     assertEquals(await within(client.lost.promise, "client lost"), null);
+    assertEquals(server.connectionCount, 0);
     transport.close();
   });
 
@@ -408,6 +411,111 @@ Deno.test("idleTimeout together with tls is refused with a TypeError saying why 
   const err = await acceptedSocketError(server);
   assertInstanceOf(err, TypeError);
   assertStringIncludes(err.message, "options.tls");
+});
+
+// ---- maxConnections, connectionCount, refusedCount ------------------------------
+
+for (const net of nets) {
+  Deno.test(`${net.name}: beyond maxConnections a connection is accepted and closed at once, and counted; serving resumes as connections end`, async () => {
+    await withLogs(async (records) => {
+      const { made, factory, next } = recorders();
+      await using server = await net.server(factory, { maxConnections: 2 });
+      assertEquals([server.connectionCount, server.refusedCount], [0, 0]);
+      const [first] = await net.connect(server, () => new Recorder());
+      const firstServed = await within(next(), "first served");
+      const [second] = await net.connect(server, () => new Recorder());
+      await within(next(), "second served");
+      assertEquals(server.connectionCount, 2);
+
+      for (const n of [1, 2]) {
+        const [, refused] = await net.connect(server, () => new Recorder());
+        assertEquals(await within(refused.lost.promise, "refused"), null);
+        assertEquals(refused.events, [
+          "connectionMade",
+          "eofReceived",
+          "connectionLost",
+        ]);
+        assertEquals(server.refusedCount, n);
+      }
+      assertEquals(made.length, 2, "no protocol for a refused connection");
+      assertEquals(server.connectionCount, 2);
+
+      first.close();
+      assertEquals(await within(firstServed.lost.promise, "first gone"), null);
+      assertEquals(server.connectionCount, 1);
+      const [third, thirdClient] = await net.connect(
+        server,
+        () => new Recorder(),
+      );
+      const thirdServed = await within(next(), "served again");
+      third.write(enc("hello"));
+      thirdServed.transport!.write(enc("back"));
+      await within(thirdServed.receivedAtLeast(5), "bytes in");
+      await within(thirdClient.receivedAtLeast(4), "bytes out");
+      assertEquals(dec(thirdServed.bytes()), "hello");
+      assertEquals(dec(thirdClient.bytes()), "back");
+      assertEquals([server.connectionCount, server.refusedCount], [2, 2]);
+
+      const warnings = records.filter((r) =>
+        r.level === "warning" && logText(r).includes("maxConnections")
+      );
+      assertEquals(warnings.length, 1, "one warning for the episode");
+      assertStringIncludes(logText(warnings[0]!), "2 connections");
+      second.close();
+      third.close();
+    });
+  });
+}
+
+Deno.test("connectionCount and maxConnections include a TLS connection still in its handshake", async () => {
+  await using server = abortOnDispose(
+    await createServer(() => new Protocol(), "127.0.0.1", 0, {
+      tls: { cert, key },
+      maxConnections: 1,
+    }),
+  );
+  const addr = { hostname: "127.0.0.1", port: portOf(server) };
+  const silent = await Deno.connect(addr); // never sends its ClientHello
+  const refused = await Deno.connect(addr);
+  assertEquals(await within(refused.read(new Uint8Array(1)), "refused"), null);
+  refused.close();
+  assertEquals([server.connectionCount, server.refusedCount], [1, 1]);
+  // EOF fails the silent client's handshake and frees its place.
+  await silent.closeWrite();
+  assertEquals(await within(silent.read(new Uint8Array(1)), "dropped"), null);
+  silent.close();
+  assertEquals(server.connectionCount, 0);
+  const [transport, client] = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    addr.port,
+    { tls: { caCerts: [ca], serverHostname: "localhost" } },
+  );
+  assertEquals(server.connectionCount, 1);
+  assertEquals(server.refusedCount, 1);
+  transport.close();
+  await client.lost.promise;
+});
+
+Deno.test("maxConnections is checked on every server: RangeError unless an integer of at least 1, TypeError for a non-number; connections do not take it", async () => {
+  const servers = entryPoints({}).slice(0, 4).map(([name]) => name);
+  for (const bad of [0, -1, 1.5, NaN]) {
+    for (const [name, call] of entryPoints({ maxConnections: bad })) {
+      if (!servers.includes(name)) continue;
+      const err = await assertRejects(call, RangeError, undefined, name);
+      assertStringIncludes(err.message, "options.maxConnections", name);
+    }
+  }
+  for (const [name, call] of entryPoints({ maxConnections: "2" })) {
+    const err = await assertRejects(call, TypeError, undefined, name);
+    assertStringIncludes(err.message, "maxConnections", name);
+    if (!servers.includes(name)) {
+      assertStringIncludes(err.message, "Unknown option", name);
+    }
+  }
+  const err = await acceptedSocketError({ maxConnections: 2 });
+  assertInstanceOf(err, TypeError);
+  assertStringIncludes(err.message, 'Unknown option "maxConnections"');
 });
 
 // ---- Out of file descriptors --------------------------------------------------
