@@ -633,7 +633,9 @@ export interface IdleTimeoutOptions {
    * Closes the connection once no byte has moved over its socket, in either
    * direction, for this many milliseconds: the transport is aborted (its
    * write buffer dropped) and `connectionLost` receives a
-   * `Deno.errors.TimedOut` whose message names the timeout. Only bytes the
+   * `Deno.errors.TimedOut` whose message names the timeout. It is checked a
+   * quarter of the timeout at a time, so the silence before the abort is
+   * at least the timeout and at most a quarter longer. Only bytes the
    * socket reads or writes count: a buffer the peer does not read is no
    * activity, and neither is a protocol that paused reading (the clock keeps
    * running). On a TLS connection (`startTls`, or a `Deno.TlsConn` handed
