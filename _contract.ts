@@ -627,6 +627,30 @@ export interface SocketOptions {
 /**
  * How long a connection may stay silent: Node's `socket.setTimeout()`
  * followed by `destroy()`, as an option (asyncio has none).
+ *
+ * @example A client gives up on a server that never answers
+ * ```ts
+ * import { assertInstanceOf } from "@std/assert";
+ * import {
+ *   createConnection,
+ *   createServer,
+ *   type IdleTimeoutOptions,
+ *   Protocol,
+ * } from "@aio/net/protocol";
+ *
+ * class Client extends Protocol {
+ *   readonly lost = Promise.withResolvers<Error | null>();
+ *   override connectionLost(exc: Error | null): void {
+ *     this.lost.resolve(exc);
+ *   }
+ * }
+ * await using server = await createServer(() => new Protocol(), "127.0.0.1", 0);
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const options: IdleTimeoutOptions = { idleTimeout: 100 };
+ * const [, client] = await createConnection(() => new Client(), "127.0.0.1", port, options);
+ * assertInstanceOf(await client.lost.promise, Deno.errors.TimedOut);
+ * server.closeClients();
+ * ```
  */
 export interface IdleTimeoutOptions {
   /**
@@ -650,6 +674,26 @@ export interface IdleTimeoutOptions {
 /**
  * Limits of a server: how many connections it serves at once, and how long
  * each may stay silent.
+ *
+ * @example A streams server that serves 100 clients at most, none silent for a minute
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ServerLimitOptions } from "@aio/net/protocol";
+ * import { openConnection, startServer } from "@aio/net/streams";
+ *
+ * const limits: ServerLimitOptions = { maxConnections: 100, idleTimeout: 60_000 };
+ * await using server = await startServer(async (reader, writer) => {
+ *   writer.write(await reader.readline());
+ *   writer.close();
+ * }, "127.0.0.1", 0, limits);
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const [reader, writer] = await openConnection("127.0.0.1", port);
+ * writer.write(new TextEncoder().encode("hi\n"));
+ * assertEquals(new TextDecoder().decode(await reader.readline()), "hi\n");
+ * assertEquals(server.refusedCount, 0);
+ * writer.close();
+ * await writer.waitClosed();
+ * ```
  */
 export interface ServerLimitOptions extends IdleTimeoutOptions {
   /**
