@@ -702,6 +702,9 @@ const connOption: OptionCheck = checkConn;
 const signalOption: OptionCheck = checkSignal;
 const backlogOption = optional((value, name) => checkInteger(value, name, 1));
 const timeoutOption = optional((value, name) => checkTimeout(value, name));
+const maxConnectionsOption = optional((value, name) =>
+  checkInteger(value, name, 1)
+);
 const clientTlsOption = optional((value, name) =>
   checkTlsOptions(value as TlsConnectOptions, name, false)
 );
@@ -770,12 +773,17 @@ const timeoutFields = {
   tlsHandshakeTimeout: timeoutOption,
   tlsShutdownTimeout: timeoutOption,
 };
+/** The options of `IdleTimeoutOptions`. */
+const idleFields = { idleTimeout: timeoutOption };
+/** The options of {@linkcode ServerLimitOptions}. */
+const limitFields = { ...idleFields, maxConnections: maxConnectionsOption };
 /** The options of a client's connection. */
 const connectFields = {
   signal: signalOption,
   ...socketFields,
   tls: clientTlsOption,
   ...timeoutFields,
+  ...idleFields,
 };
 
 /** Checks a {@linkcode ConnectOptions} (and returns it, with whatever else it holds). */
@@ -803,6 +811,7 @@ export function checkAcceptedSocketOptions<T extends AcceptedSocketOptions>(
     ...socketFields,
     tls: serverTlsOption,
     ...timeoutFields,
+    ...idleFields,
   });
   return checkAdoptOptions(opts, conn);
 }
@@ -838,6 +847,7 @@ export function checkServerOptions<T extends ServerOptions>(
       signal: signalOption,
       tls: serverTlsOption,
       ...timeoutFields,
+      ...limitFields,
     }),
   );
 }
@@ -866,6 +876,7 @@ export function checkUnixServerOptions<T extends UnixServerOptions>(
       signal: signalOption,
       tls: serverTlsOption,
       ...timeoutFields,
+      ...limitFields,
     }),
   );
 }
@@ -879,6 +890,7 @@ export function checkUnixConnectOptions<T extends UnixConnectOptions>(
       signal: signalOption,
       tls: unixClientTlsOption,
       ...timeoutFields,
+      ...idleFields,
     }),
   );
 }

@@ -91,8 +91,13 @@ async function dialTcp(
     closeQuietly(conn);
     throw err;
   }
-  if (side === undefined) return new SocketTransport(conn, null, { host });
-  return await handshaken(conn, side, signal);
+  if (side === undefined) {
+    return new SocketTransport(conn, null, {
+      host,
+      idleTimeout: opts.idleTimeout,
+    });
+  }
+  return await handshaken(conn, side, signal, opts.idleTimeout);
 }
 
 /**
@@ -108,8 +113,10 @@ async function dialUnix(
   const conn = await Deno.connect({ transport: "unix", path }).catch((err) => {
     throw withAddress(err, `Cannot connect to ${path}`);
   });
-  if (side === undefined) return new SocketTransport(conn, null);
-  return await handshaken(conn, side, signal);
+  if (side === undefined) {
+    return new SocketTransport(conn, null, { idleTimeout: opts.idleTimeout });
+  }
+  return await handshaken(conn, side, signal, opts.idleTimeout);
 }
 
 /**
@@ -136,8 +143,9 @@ async function handshaken(
   conn: Deno.Conn,
   side: TlsSide,
   signal: AbortSignal | undefined,
+  idleTimeout: number | undefined,
 ): Promise<StreamTransport> {
-  const transport = openTls(conn, side);
+  const transport = openTls(conn, side, undefined, idleTimeout);
   await transport.handshake(signal);
   return transport;
 }
@@ -173,9 +181,12 @@ async function adopt(
     });
     return new SocketTransport(conn, null, {
       tls: unknownTls(info.alpnProtocol),
+      idleTimeout: opts.idleTimeout,
     });
   }
-  if (opts.tls === undefined) return new SocketTransport(conn, null);
+  if (opts.tls === undefined) {
+    return new SocketTransport(conn, null, { idleTimeout: opts.idleTimeout });
+  }
   let side: TlsSide;
   try {
     if (serverSide) {
@@ -194,7 +205,7 @@ async function adopt(
     closeQuietly(conn);
     throw err;
   }
-  return await handshaken(conn, side, signal);
+  return await handshaken(conn, side, signal, opts.idleTimeout);
 }
 
 /**

@@ -319,8 +319,93 @@ export interface SocketOptions {
   keepAlive?: boolean;
 }
 
+/**
+ * How long a connection may stay silent: Node's `socket.setTimeout()`
+ * followed by `destroy()`, as an option (asyncio has none).
+ *
+ * @example A client gives up on a server that never answers
+ * ```ts
+ * import { assertInstanceOf } from "@std/assert";
+ * import {
+ *   createConnection,
+ *   createServer,
+ *   type IdleTimeoutOptions,
+ *   Protocol,
+ * } from "@aio/net/protocol";
+ *
+ * class Client extends Protocol {
+ *   readonly lost = Promise.withResolvers<Error | null>();
+ *   override connectionLost(exc: Error | null): void {
+ *     this.lost.resolve(exc);
+ *   }
+ * }
+ * await using server = await createServer(() => new Protocol(), "127.0.0.1", 0);
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const options: IdleTimeoutOptions = { idleTimeout: 100 };
+ * const [, client] = await createConnection(() => new Client(), "127.0.0.1", port, options);
+ * assertInstanceOf(await client.lost.promise, Deno.errors.TimedOut);
+ * server.closeClients();
+ * ```
+ */
+export interface IdleTimeoutOptions {
+  /**
+   * Closes the connection once no byte has moved over its socket, in either
+   * direction, for this many milliseconds: the transport is aborted (its
+   * write buffer dropped) and `connectionLost` receives a
+   * `Deno.errors.TimedOut` whose message names the timeout. It is checked a
+   * quarter of the timeout at a time, so the silence before the abort is
+   * at least the timeout and at most a quarter longer. Only bytes the
+   * socket reads or writes count: a buffer the peer does not read is no
+   * activity, and neither is a protocol that paused reading (the clock keeps
+   * running). On a TLS connection (`startTls`, or a `Deno.TlsConn` handed
+   * over, or `tls`) the encrypted bytes count.
+   *
+   * @default {undefined}
+   */
+  idleTimeout?: number;
+}
+
+/**
+ * Limits of a server: how many connections it serves at once, and how long
+ * each may stay silent.
+ *
+ * @example A streams server that serves 100 clients at most, none silent for a minute
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import type { ServerLimitOptions } from "@aio/net/protocol";
+ * import { openConnection, startServer } from "@aio/net/streams";
+ *
+ * const limits: ServerLimitOptions = { maxConnections: 100, idleTimeout: 60_000 };
+ * await using server = await startServer(async (reader, writer) => {
+ *   writer.write(await reader.readline());
+ *   writer.close();
+ * }, "127.0.0.1", 0, limits);
+ * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+ * const [reader, writer] = await openConnection("127.0.0.1", port);
+ * writer.write(new TextEncoder().encode("hi\n"));
+ * assertEquals(new TextDecoder().decode(await reader.readline()), "hi\n");
+ * assertEquals(server.refusedCount, 0);
+ * writer.close();
+ * await writer.waitClosed();
+ * ```
+ */
+export interface ServerLimitOptions extends IdleTimeoutOptions {
+  /**
+   * The most connections served at once, TLS ones in their handshake
+   * included (Node's `server.maxConnections`). A connection beyond it is
+   * accepted and closed at once, without a protocol, and counted in
+   * `server.refusedCount`; new connections are served again as soon as
+   * open ones end. A warning is logged when the server starts refusing,
+   * once until it has room again.
+   *
+   * @default {undefined}
+   */
+  maxConnections?: number;
+}
+
 /** Options of `createConnection` and `openConnection` to a host and port. */
-export interface ConnectOptions extends SocketOptions, TlsTimeoutOptions {
+export interface ConnectOptions
+  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * Aborts a pending connect (and TLS handshake): the returned promise
    * rejects with `signal.reason`. It has no effect once the connection is
@@ -342,7 +427,8 @@ export interface ConnectOptions extends SocketOptions, TlsTimeoutOptions {
  * Options of `createConnection` and `openConnection` over a connection made
  * elsewhere (asyncio's `create_connection(sock=…)`): the client's side.
  */
-export interface SocketConnectOptions extends SocketOptions, TlsTimeoutOptions {
+export interface SocketConnectOptions
+  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
   /** The connection to run on: a `Deno.TcpConn`, `Deno.UnixConn` or `Deno.TlsConn`. */
   conn: Deno.Conn;
   /**
@@ -367,7 +453,7 @@ export interface SocketConnectOptions extends SocketOptions, TlsTimeoutOptions {
  * connection accepted elsewhere, the server's side.
  */
 export interface AcceptedSocketOptions
-  extends SocketOptions, TlsTimeoutOptions {
+  extends SocketOptions, TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * Aborts the TLS handshake, if there is one.
    *
@@ -383,7 +469,8 @@ export interface AcceptedSocketOptions
 }
 
 /** Options of `createServer` and `startServer`. */
-export interface ServerOptions extends SocketOptions, TlsTimeoutOptions {
+export interface ServerOptions
+  extends SocketOptions, TlsTimeoutOptions, ServerLimitOptions {
   /**
    * The listen queue length (`tcpBacklog` in Deno).
    *
@@ -451,7 +538,8 @@ export interface WaitOptions {
 export type ReadOptions = WaitOptions;
 
 /** Options of `createUnixServer` and `startUnixServer`. */
-export interface UnixServerOptions extends TlsTimeoutOptions {
+export interface UnixServerOptions
+  extends TlsTimeoutOptions, ServerLimitOptions {
   /**
    * The listen queue length. Deno does not expose it for Unix sockets, so it
    * is checked but not applied (the system default is used).
@@ -483,7 +571,8 @@ export interface UnixServerOptions extends TlsTimeoutOptions {
 }
 
 /** Options of `createUnixConnection` and `openUnixConnection`. */
-export interface UnixConnectOptions extends TlsTimeoutOptions {
+export interface UnixConnectOptions
+  extends TlsTimeoutOptions, IdleTimeoutOptions {
   /**
    * Aborts a pending connect (and TLS handshake): the promise rejects with
    * `signal.reason`.

@@ -9,6 +9,7 @@
  */
 import type { BaseProtocol } from "./_contract.ts";
 import type {
+  ServerLimitOptions,
   ServerOptions,
   SocketOptions,
   TlsListenOptions,
@@ -40,6 +41,8 @@ interface ServerInit extends Bound {
   /** The server's side of TLS, for a TLS server. */
   tls: TlsSide | undefined;
   signal: AbortSignal | undefined;
+  /** `maxConnections` and each connection's `idleTimeout`. */
+  limits: ServerLimitOptions;
 }
 
 /**
@@ -59,10 +62,19 @@ let makeServer: (init: ServerInit) => Server;
 let inMakeServer = false;
 
 /**
- * Pause after an accept error that is neither the listener closing nor a
- * client gone before it was accepted (out of descriptors, say).
+ * The first pause after an accept error that is neither the listener
+ * closing nor a client gone before it was accepted (out of descriptors,
+ * say); each failure in a row doubles it, up to `ACCEPT_RETRY_MAX_MS`.
  */
 const ACCEPT_RETRY_MS = 100;
+/** The longest pause between accepts that keep failing. */
+const ACCEPT_RETRY_MAX_MS = 1000;
+
+/** Whether `accept()` failed for want of file descriptors (EMFILE, ENFILE). */
+function isOutOfDescriptors(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+}
 
 /** Whether `accept()` failed because the client left before it was taken. */
 function isGoneBeforeAccept(err: unknown): boolean {
@@ -117,6 +129,16 @@ export class Server implements AsyncDisposable {
   #forever: PromiseWithResolvers<void> | null = null;
   #owner: TransportOwner;
   #onAbort = () => this.close();
+  /** Each connection's idle timeout, if any. */
+  #idleTimeout: number | undefined;
+  /** The most connections served at once, if limited. */
+  #maxConnections: number;
+  /** Connections closed at once for want of room. */
+  #refused = 0;
+  /** Whether the server is refusing connections (logged once until it has room). */
+  #full = false;
+  /** Wakes the accept loops pausing after an error (at close). */
+  #pauses = new Set<() => void>();
 
   static {
     makeServer = (init) => {
@@ -146,6 +168,8 @@ export class Server implements AsyncDisposable {
     this.#signal = init.signal;
     this.#beforeClose = init.beforeClose;
     this.#afterClose = init.afterClose;
+    this.#idleTimeout = init.limits.idleTimeout;
+    this.#maxConnections = init.limits.maxConnections ?? Infinity;
     this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -157,6 +181,69 @@ export class Server implements AsyncDisposable {
   /** Whether the server is accepting connections. */
   isServing(): boolean {
     return this.#serving;
+  }
+
+  /**
+   * How many connections the server is serving now, TLS ones still in their
+   * handshake included: what `maxConnections` limits and what
+   * `waitClosed()` waits for to reach 0 (Node's `server.getConnections()`,
+   * asyncio's private `Server._active_count`).
+   *
+   * @example Count the clients
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { createConnection, createServer, Protocol, type Transport } from "@aio/net/protocol";
+   *
+   * const made = Promise.withResolvers<void>();
+   * class Served extends Protocol {
+   *   override connectionMade(_transport: Transport): void {
+   *     made.resolve();
+   *   }
+   * }
+   * await using server = await createServer(() => new Served(), "127.0.0.1", 0);
+   * assertEquals(server.connectionCount, 0);
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   * const [transport] = await createConnection(() => new Protocol(), "127.0.0.1", port);
+   * await made.promise;
+   * assertEquals(server.connectionCount, 1);
+   * transport.close();
+   * ```
+   */
+  get connectionCount(): number {
+    return this.#active();
+  }
+
+  /**
+   * How many connections the server has refused because `maxConnections`
+   * were open: each was accepted and closed at once, without a protocol
+   * (Node's `"drop"` events, counted).
+   *
+   * @example One client too many
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { createConnection, createServer, Protocol } from "@aio/net/protocol";
+   *
+   * class Client extends Protocol {
+   *   readonly lost = Promise.withResolvers<void>();
+   *   override connectionLost(): void {
+   *     this.lost.resolve();
+   *   }
+   * }
+   * await using server = await createServer(() => new Protocol(), "127.0.0.1", 0, {
+   *   maxConnections: 1,
+   * });
+   * const { port } = server.sockets[0]!.addr as Deno.NetAddr;
+   * const [first, firstClient] = await createConnection(() => new Client(), "127.0.0.1", port);
+   * const [, second] = await createConnection(() => new Client(), "127.0.0.1", port);
+   * await second.lost.promise; // closed by the server at once
+   * assertEquals(server.refusedCount, 1);
+   * first.close();
+   * await firstClient.lost.promise;
+   * server.closeClients();
+   * ```
+   */
+  get refusedCount(): number {
+    return this.#refused;
   }
 
   /**
@@ -215,6 +302,7 @@ export class Server implements AsyncDisposable {
     this.#cleanUp(this.#beforeClose);
     this.#listeners.forEach(closeQuietly);
     this.#listeners = [];
+    for (const wake of [...this.#pauses]) wake();
     this.#forever?.resolve();
     this.#maybeReleased();
   }
@@ -354,6 +442,13 @@ export class Server implements AsyncDisposable {
   #detach(transport: StreamTransport): void {
     this.#transports.delete(transport);
     this.#handshaking.delete(transport);
+    if (this.#full && this.#active() < this.#maxConnections) {
+      this.#full = false;
+      logger.info(
+        "Server {server} has room for connections again (maxConnections {max})",
+        { server: this.#owner.name, max: this.#maxConnections },
+      );
+    }
     this.#maybeWake();
   }
 
@@ -361,7 +456,17 @@ export class Server implements AsyncDisposable {
     for (const transport of [...this.#handshaking]) transport.abort();
   }
 
+  /**
+   * Accepts until the server closes. An accept that fails for another
+   * reason than the listener closing or a client gone (out of descriptors,
+   * say) starts an episode: it is reported once, then the loop pauses,
+   * 100 ms and twice as long after each failure in a row, up to 1 s, and
+   * tries again without reporting, until an accept succeeds.
+   */
   async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    /** The pause after the next failure; 0 outside an episode. */
+    let retryMs = 0;
+    let failures = 0;
     try {
       while (this.#serving) {
         let conn: Deno.Conn;
@@ -380,19 +485,38 @@ export class Server implements AsyncDisposable {
             });
             continue;
           }
-          reportException({
-            message: `Error accepting a connection on ${
-              formatAddr(listener.addr)
-            }`,
-            exception: toError(err),
-            server: this.#owner.name!,
-          });
-          await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+          failures++;
+          if (retryMs === 0) {
+            retryMs = ACCEPT_RETRY_MS;
+            this.#acceptFailed(listener, err);
+          } else {
+            retryMs = Math.min(retryMs * 2, ACCEPT_RETRY_MAX_MS);
+            logger.debug(
+              "Accepting on {address} failed again ({error}); retrying in {delay} ms",
+              {
+                address: formatAddr(listener.addr),
+                error: err,
+                delay: retryMs,
+              },
+            );
+          }
+          await this.#pause(retryMs);
           continue;
+        }
+        if (retryMs !== 0) {
+          logger.info(
+            "Accepting on {address} again, after {failures} failed attempts",
+            { address: formatAddr(listener.addr), failures },
+          );
+          retryMs = failures = 0;
         }
         if (this.#closed) {
           closeQuietly(conn); // accepted as the server closed: too late
           return;
+        }
+        if (this.#active() >= this.#maxConnections) {
+          this.#refuse(conn);
+          continue;
         }
         this.#accepted(conn);
       }
@@ -400,6 +524,43 @@ export class Server implements AsyncDisposable {
       this.#acceptLoops--;
       this.#maybeReleased();
     }
+  }
+
+  /** Reports the first failed accept of an episode. */
+  #acceptFailed(listener: Deno.Listener, err: unknown): void {
+    const address = formatAddr(listener.addr);
+    reportException({
+      message: isOutOfDescriptors(err)
+        ? `Out of file descriptors accepting a connection on ${address}: retrying, at most every ${ACCEPT_RETRY_MAX_MS} ms, until some are free`
+        : `Error accepting a connection on ${address}: retrying, at most every ${ACCEPT_RETRY_MAX_MS} ms`,
+      exception: toError(err),
+      server: this.#owner.name!,
+    });
+  }
+
+  /** Waits `ms` milliseconds, or until the server closes. */
+  #pause(ms: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wake = () => {
+      clearTimeout(timer);
+      this.#pauses.delete(wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    this.#pauses.add(wake);
+    return promise;
+  }
+
+  /** Closes a connection beyond `maxConnections` at once, and counts it. */
+  #refuse(conn: Deno.Conn): void {
+    closeQuietly(conn);
+    this.#refused++;
+    if (this.#full) return;
+    this.#full = true;
+    logger.warning(
+      "Server {server} is serving {max} connections (maxConnections): closing new ones at once until one ends",
+      { server: this.#owner.name, max: this.#maxConnections },
+    );
   }
 
   /**
@@ -420,10 +581,20 @@ export class Server implements AsyncDisposable {
       return;
     }
     if (!this.#tls) {
-      this.#serve(new SocketTransport(conn, null, { owner: this.#owner }));
+      this.#serve(
+        new SocketTransport(conn, null, {
+          owner: this.#owner,
+          idleTimeout: this.#idleTimeout,
+        }),
+      );
       return;
     }
-    const transport = openTls(conn, this.#tls, this.#owner);
+    const transport = openTls(
+      conn,
+      this.#tls,
+      this.#owner,
+      this.#idleTimeout,
+    );
     this.#handshaking.add(transport);
     transport.handshake().then(
       () => {
@@ -481,6 +652,7 @@ function serve(
     socketOptions: opts,
     tls,
     signal: opts.signal,
+    limits: opts,
   });
   if (opts.signal?.aborted) server.close();
   else if (opts.startServing !== false) void server.startServing();

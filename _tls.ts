@@ -393,8 +393,9 @@ export function openTls(
   conn: Deno.Conn,
   side: TlsSide,
   owner?: TransportOwner,
+  idleTimeout?: number,
 ): TlsTransport {
-  const raw = new SocketTransport(conn, null);
+  const raw = new SocketTransport(conn, null, { idleTimeout });
   const transport = new TlsTransport(raw, null, side, owner);
   raw.start(raw.getProtocol()); // the engine's feed, set by TlsTransport
   return transport;

@@ -77,6 +77,8 @@ export {
 export {
   type AcceptedSocketOptions,
   type ConnectOptions,
+  type IdleTimeoutOptions,
+  type ServerLimitOptions,
   type ServerOptions,
   type SocketConnectOptions,
   type SocketOptions,
