@@ -1,5 +1,6 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /** Helpers shared by the test files. */
+import { AssertionError } from "@std/assert";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   createConnection,
@@ -240,6 +241,32 @@ export const tlsFiles = {
   ca: Deno.readTextFileSync(tlsFixture("ca.pem")),
   otherCa: Deno.readTextFileSync(tlsFixture("other_ca.pem")),
 };
+
+/**
+ * A certificate for the name localhost only (no IP address), its key, and
+ * the CA that signed it: a client that checks the peer's address
+ * (127.0.0.1) instead of the name it means is refused.
+ */
+export const nameOnlyTls = {
+  cert: Deno.readTextFileSync(tlsFixture("localhost_only.pem")),
+  key: Deno.readTextFileSync(tlsFixture("localhost_only.key")),
+  ca: Deno.readTextFileSync(tlsFixture("name_ca.pem")),
+};
+
+/**
+ * Asserts that `conn` was closed already (by the library): closing it again
+ * throws `BadResource`. If it was still open, this closes it (so that a
+ * failing check leaks nothing) and fails.
+ */
+export function assertClosed(conn: { close(): void }, what: string): void {
+  try {
+    conn.close();
+  } catch (err) {
+    if (err instanceof Deno.errors.BadResource) return;
+    throw err;
+  }
+  throw new AssertionError(`${what}: the connection was left open`);
+}
 
 /**
  * `promise`, or a rejection naming `what` once `ms` milliseconds have passed:

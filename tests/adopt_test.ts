@@ -6,6 +6,7 @@ import {
   assertEquals,
   assertInstanceOf,
   assertRejects,
+  assertStrictEquals,
 } from "@std/assert";
 import nodeNet from "node:net";
 import {
@@ -19,19 +20,24 @@ import {
   startServer,
 } from "../mod.ts";
 import {
+  abortOnDispose,
+  assertClosed,
   dec,
   digest,
   Echo,
   enc,
+  nameOnlyTls,
   portOf,
   randomBytes,
   Recorder,
   socketPath,
   streamsEcho,
   tlsFiles,
+  within,
+  withLogs,
 } from "./_helpers.ts";
 
-const { cert, key, ca } = tlsFiles;
+const { cert, key, ca, otherCa } = tlsFiles;
 
 /** A listener of our own, and the connection it accepts for `connect`. */
 async function acceptOne<C extends Deno.Conn>(
@@ -302,4 +308,273 @@ Deno.test("reusePort without --unstable-net fails with NotSupported naming the f
     reusePort: false,
   });
   assert(portOf(server) > 0);
+});
+
+// ---- What an adoption takes, it closes (issue 25) --------------------------
+
+/**
+ * A connection accepted by our own listener (to hand over) and its peer,
+ * whose reads show what the adoption did to it.
+ */
+async function acceptedPair(
+  listener: Deno.Listener,
+): Promise<[accepted: Deno.Conn, peer: Deno.Conn]> {
+  const { port } = listener.addr as Deno.NetAddr;
+  return await acceptOne(
+    listener,
+    () => Deno.connect({ hostname: "127.0.0.1", port }),
+  );
+}
+
+/** Resolves with what the peer's next read gives: `null` at EOF, or the error. */
+function peerEnd(peer: Deno.Conn): Promise<number | null | Error> {
+  return within(
+    peer.read(new Uint8Array(65536)).catch((err: Error) => err),
+    "the peer's read",
+  );
+}
+
+/** Reads until the connection ends: EOF (`null`) or the error; the bytes are dropped. */
+async function peerToEnd(peer: Deno.Conn): Promise<null | Error> {
+  while (true) {
+    const n = await peerEnd(peer);
+    if (typeof n !== "number") return n;
+  }
+}
+
+/** The ways to adopt a connection, each with `signal` and, if given, `tls`. */
+const adoptions: [
+  string,
+  (conn: Deno.Conn, signal: AbortSignal) => Promise<unknown>,
+][] = [
+  [
+    "connectAcceptedSocket",
+    (conn, signal) =>
+      connectAcceptedSocket(() => new Protocol(), conn, { signal }),
+  ],
+  [
+    "createConnection({ conn })",
+    (conn, signal) => createConnection(() => new Protocol(), { conn, signal }),
+  ],
+  [
+    "openConnection({ conn })",
+    (conn, signal) => openConnection({ conn, signal }),
+  ],
+  [
+    "openAcceptedConnection",
+    (conn, signal) => openAcceptedConnection(conn, { signal }),
+  ],
+  [
+    "connectAcceptedSocket with options.tls",
+    (conn, signal) =>
+      connectAcceptedSocket(() => new Protocol(), conn, {
+        signal,
+        tls: { cert, key },
+      }),
+  ],
+  [
+    "createConnection({ conn, tls })",
+    (conn, signal) =>
+      createConnection(() => new Protocol(), {
+        conn,
+        signal,
+        tls: { caCerts: [ca], serverHostname: "localhost" },
+      }),
+  ],
+];
+
+Deno.test("a connection handed over with an already-aborted signal is closed by every adoption, which rejects with the reason", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  for (const [name, adopt] of adoptions) {
+    const [accepted, peer] = await acceptedPair(listener);
+    try {
+      const reason = new Error(`${name}: aborted before it began`);
+      const err = await adopt(accepted, AbortSignal.abort(reason)).then(
+        () => null,
+        (e) => e,
+      );
+      assertStrictEquals(err, reason, name);
+      assertClosed(accepted, name);
+      assertEquals(await peerEnd(peer), null, `${name}: the peer's EOF`);
+    } finally {
+      peer.close();
+    }
+  }
+});
+
+Deno.test("a signal that aborts the TLS handshake of an adopted connection closes it, on the client's side and on the server's", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  // The client's side: the peer reads the ClientHello and never answers.
+  {
+    const [accepted, peer] = await acceptedPair(listener);
+    try {
+      const controller = new AbortController();
+      const reason = new Error("no answer");
+      const pending = createConnection(() => new Protocol(), {
+        conn: accepted,
+        signal: controller.signal,
+        tls: { caCerts: [ca], serverHostname: "localhost" },
+      }).then(() => null, (e) => e);
+      const hello = await peerEnd(peer);
+      assert(typeof hello === "number" && hello > 0, `ClientHello: ${hello}`);
+      controller.abort(reason);
+      assertStrictEquals(await within(pending, "the rejection"), reason);
+      assertClosed(accepted, "the client's side");
+      assertEquals(await peerToEnd(peer), null);
+    } finally {
+      peer.close();
+    }
+  }
+  // The server's side: the peer never sends its ClientHello.
+  {
+    const [accepted, peer] = await acceptedPair(listener);
+    try {
+      const controller = new AbortController();
+      const reason = new Error("no hello");
+      const pending = connectAcceptedSocket(() => new Protocol(), accepted, {
+        signal: controller.signal,
+        tls: { cert, key },
+      }).then(() => null, (e) => e);
+      controller.abort(reason);
+      assertStrictEquals(await within(pending, "the rejection"), reason);
+      assertClosed(accepted, "the server's side");
+      assertEquals(await peerToEnd(peer), null);
+    } finally {
+      peer.close();
+    }
+  }
+});
+
+Deno.test("a failed TLS handshake over an adopted connection closes it: a name the certificate lacks, a peer that is not TLS", async () => {
+  await withLogs(async () => {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    // The client's side, against a TLS server with the test certificate
+    // (localhost, 127.0.0.1, ::1): another name is refused.
+    await using server = abortOnDispose(
+      await createServer(() => new Echo(), "127.0.0.1", 0, {
+        tls: { cert, key },
+      }),
+    );
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(server),
+    });
+    const err = await createConnection(() => new Protocol(), {
+      conn,
+      tls: { caCerts: [ca], serverHostname: "not-localhost.example" },
+    }).then(() => null, (e) => e);
+    assertEquals(err?.code, "ERR_TLS_CERT_ALTNAME_INVALID", String(err));
+    assertClosed(conn, "the client's side");
+    // The server's side, against a peer that sends plain text.
+    const [accepted, peer] = await acceptedPair(listener);
+    try {
+      await peer.write(enc("GET / HTTP/1.0\r\n\r\n"));
+      const failed = await connectAcceptedSocket(
+        () => new Protocol(),
+        accepted,
+        {
+          tls: { cert, key },
+        },
+      ).then(() => null, (e) => e);
+      assertInstanceOf(failed, Error);
+      assertClosed(accepted, "the server's side");
+      assert((await peerToEnd(peer)) !== undefined);
+    } finally {
+      peer.close();
+    }
+  });
+});
+
+Deno.test("a Deno.TlsConn whose handshake fails is closed by the adoption, which rejects", async () => {
+  await using server = abortOnDispose(
+    await createServer(() => new Echo(), "127.0.0.1", 0, {
+      tls: { cert, key },
+    }),
+  );
+  // Deno's TLS client does not trust the server's CA.
+  const conn = await Deno.connectTls({
+    hostname: "localhost",
+    port: portOf(server),
+    caCerts: [otherCa],
+  });
+  const err = await createConnection(() => new Protocol(), { conn }).then(
+    () => null,
+    (e) => e,
+  );
+  assertInstanceOf(err, Error);
+  assertClosed(conn, "the Deno.TlsConn");
+});
+
+Deno.test("a socket option that cannot be set fails the adoption, which closes the connection", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [accepted, peer] = await acceptedPair(listener);
+  try {
+    const boom = new Error("setsockopt refused");
+    (accepted as Deno.TcpConn).setNoDelay = () => {
+      throw boom;
+    };
+    const err = await connectAcceptedSocket(() => new Protocol(), accepted)
+      .then(() => null, (e) => e);
+    assertStrictEquals(err, boom);
+    assertClosed(accepted, "the adopted connection");
+    assertEquals(await peerEnd(peer), null);
+  } finally {
+    peer.close();
+  }
+});
+
+Deno.test("a protocol factory that throws during an adoption closes the connection", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [accepted, peer] = await acceptedPair(listener);
+  try {
+    const boom = new Error("no protocol");
+    const err = await connectAcceptedSocket(() => {
+      throw boom;
+    }, accepted).then(() => null, (e) => e);
+    assertStrictEquals(err, boom);
+    assertClosed(accepted, "the adopted connection");
+    const end = await peerEnd(peer);
+    assert(
+      end === null || end instanceof Deno.errors.ConnectionReset,
+      `${end}`,
+    );
+  } finally {
+    peer.close();
+  }
+});
+
+// ---- TLS over an adopted connection checks the name meant (issue 25) ------
+
+Deno.test("TLS over an adopted connection checks the certificate against serverHostname, not the peer's address", async () => {
+  // A certificate for the name localhost only: the address 127.0.0.1 fails.
+  await using server = abortOnDispose(
+    await createServer(() => new Echo(), "127.0.0.1", 0, {
+      tls: { cert: nameOnlyTls.cert, key: nameOnlyTls.key },
+    }),
+  );
+  const port = portOf(server);
+  const dial = () => Deno.connect({ hostname: "127.0.0.1", port });
+  const [transport, client] = await createConnection(() => new Recorder(), {
+    conn: await dial(),
+    tls: { caCerts: [nameOnlyTls.ca], serverHostname: "localhost" },
+  });
+  await echoCheck(transport, client, enc("by name"));
+  transport.close();
+  await client.lost.promise;
+  const [reader, writer] = await openConnection({
+    conn: await dial(),
+    tls: { caCerts: [nameOnlyTls.ca], serverHostname: "localhost" },
+  });
+  writer.write(enc("streams by name"));
+  assertEquals(dec(await reader.readexactly(15)), "streams by name");
+  writer.close();
+  await writer.waitClosed();
+  // Without serverHostname the peer's address is checked: refused here.
+  const conn = await dial();
+  const err = await createConnection(() => new Protocol(), {
+    conn,
+    tls: { caCerts: [nameOnlyTls.ca] },
+  }).then(() => null, (e) => e);
+  assertEquals(err?.code, "ERR_TLS_CERT_ALTNAME_INVALID", String(err));
+  assertClosed(conn, "the refused connection");
 });

@@ -448,6 +448,100 @@ export const MUTANTS: Mutant[] = [
     description:
       "the abort listener stays after the wait (a later abort kills a finished TLS handshake)",
   },
+
+  // ---- Issue 25: behaviours nothing checked --------------------------------
+  {
+    file: "_dial.ts",
+    find: "return new SocketTransport(conn, null, { host });",
+    replace: "return new SocketTransport(conn, null);",
+    description:
+      "createConnection forgets the host name it dialled: a later startTls checks the peer's address instead",
+  },
+  {
+    file: "_server.ts",
+    find:
+      "    for (const transport of [...this.#transports]) transport.close();\n    this.#abortHandshakes();\n",
+    replace:
+      "    for (const transport of [...this.#transports]) transport.close();\n",
+    description:
+      "closeClients() leaves TLS connections still in their handshake open",
+  },
+  {
+    file: "_dial.ts",
+    find:
+      "    closeQuietly(conn); // it was handed over: nothing else will close it\n",
+    replace: "",
+    description:
+      "an adopted connection passed with an already-aborted signal is not closed (a leaked descriptor)",
+  },
+  {
+    file: "_dial.ts",
+    find: "    serverHostname: tls.serverHostname ?? peer.hostname,\n",
+    replace: "    serverHostname: peer.hostname,\n",
+    description:
+      "TLS over an adopted connection (client side) ignores serverHostname and checks the peer's address",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: 'readCancelled: () => this.#sideDone("read"),',
+    replace: "readCancelled: () => {},",
+    description:
+      "reader.readable.cancel() does not count as the read side done: a connection whose writable was closed too never closes itself",
+  },
+  {
+    file: "_stream_adapter.ts",
+    find: "abort: () => this.transport.abort(),",
+    replace: "abort: () => this.transport.close(),",
+    description:
+      "writer.writable.abort() closes gracefully (flushing) instead of aborting",
+  },
+  {
+    file: "_server.ts",
+    find:
+      "    for (const transport of [...this.#transports]) transport.abort();\n    this.#abortHandshakes();\n",
+    replace:
+      "    for (const transport of [...this.#transports]) transport.abort();\n",
+    description:
+      "abortClients() leaves TLS connections still in their handshake open",
+  },
+  {
+    file: "_dial.ts",
+    find:
+      "    ).catch((err) => {\n      closeQuietly(conn);\n      throw err;\n    });",
+    replace: "    ).catch((err) => {\n      throw err;\n    });",
+    description:
+      "an adopted Deno.TlsConn whose handshake fails is not closed (a leaked descriptor)",
+  },
+  {
+    file: "_dial.ts",
+    find:
+      "    closeQuietly(conn);\n    throw err;\n  }\n  if (isTlsConn(conn)) {",
+    replace: "    throw err;\n  }\n  if (isTlsConn(conn)) {",
+    description:
+      "an adoption whose socket options cannot be set leaves the connection open",
+  },
+  {
+    file: "_dial.ts",
+    find: "serverHostname: opts.tls.serverHostname ?? host,",
+    replace:
+      "serverHostname: opts.tls.serverHostname ??\n      (conn.remoteAddr as Deno.NetAddr).hostname,",
+    description:
+      "a TLS connect checks the certificate against the address the name resolved to, not the name dialled",
+  },
+  {
+    file: "_tls.ts",
+    find: "const name = opts.serverHostname ?? defaultHostname(transport);",
+    replace: "const name = defaultHostname(transport) ?? opts.serverHostname;",
+    description:
+      "startTls prefers the connection's own host name (or address) to the serverHostname given",
+  },
+  {
+    file: "_tls.ts",
+    find: '        this.#fail(reason, "TLS handshake aborted");\n',
+    replace: "",
+    description:
+      "a signal that aborts a TLS handshake rejects the call but leaves the socket open until the handshake ends",
+  },
 ];
 
 // Equivalent mutants left out of the list, and why they cannot change

@@ -24,6 +24,7 @@ import {
   digest,
   enc,
   logText,
+  nameOnlyTls,
   pathOf,
   portOf,
   randomBytes,
@@ -590,4 +591,73 @@ Deno.test("startTls: a peer that resets after the upgrade gives connectionLost(e
     assertEquals(client.events.filter((e) => e === "connectionLost").length, 1);
     assertEquals(transport.isClosing(), true);
   });
+});
+
+// ---- The name checked is the name meant (issue 25) -------------------------
+
+Deno.test("startTls checks the certificate against the host name the connection was opened with, not the peer's address", async () => {
+  // A certificate for the name localhost only: the address 127.0.0.1 fails.
+  const log: string[] = [];
+  await using server = abortOnDispose(
+    await startServer(
+      starttlsServer(log, { cert: nameOnlyTls.cert, key: nameOnlyTls.key }),
+      "127.0.0.1",
+      0,
+    ),
+  );
+  const port = portOf(server);
+  const caCerts = [nameOnlyTls.ca];
+  // The protocol API, dialled by name.
+  const [plain, client] = await createConnection(
+    () => new Recorder(),
+    "localhost",
+    port,
+  );
+  plain.write(enc("STARTTLS\r\n"));
+  await client.receivedAtLeast(4);
+  const transport = await startTls(plain, client, { caCerts });
+  transport.write(enc("by name\n"));
+  await client.receivedAtLeast(4 + 8);
+  assertEquals(dec(client.bytes()), "OK\r\nby name\n");
+  transport.close();
+  await client.lost.promise;
+  // The streams API, dialled by name.
+  const [reader, writer] = await openConnection("localhost", port);
+  await starttlsClient(reader, writer);
+  await writer.startTls({ caCerts });
+  writer.write(enc("streams by name\n"));
+  assertEquals(dec(await reader.readline()), "streams by name\n");
+  writer.close();
+  await writer.waitClosed();
+  // Dialled by address, the address is what is checked: refused here.
+  const [reader2, writer2] = await openConnection("127.0.0.1", port);
+  await starttlsClient(reader2, writer2);
+  const err = await writer2.startTls({ caCerts }).then(() => null, (e) => e);
+  assertEquals(err?.code, "ERR_TLS_CERT_ALTNAME_INVALID", String(err));
+  assertEquals(writer2.isClosing(), true);
+});
+
+Deno.test("startTls over a connection made elsewhere checks serverHostname when given, else the peer's address", async () => {
+  const log: string[] = [];
+  await using server = abortOnDispose(
+    await startServer(
+      starttlsServer(log, { cert: nameOnlyTls.cert, key: nameOnlyTls.key }),
+      "127.0.0.1",
+      0,
+    ),
+  );
+  const dial = () =>
+    Deno.connect({ hostname: "127.0.0.1", port: portOf(server) });
+  const caCerts = [nameOnlyTls.ca];
+  const [reader, writer] = await openConnection({ conn: await dial() });
+  await starttlsClient(reader, writer);
+  await writer.startTls({ caCerts, serverHostname: "localhost" });
+  writer.write(enc("named\n"));
+  assertEquals(dec(await reader.readline()), "named\n");
+  writer.close();
+  await writer.waitClosed();
+  const [reader2, writer2] = await openConnection({ conn: await dial() });
+  await starttlsClient(reader2, writer2);
+  const err = await writer2.startTls({ caCerts }).then(() => null, (e) => e);
+  assertEquals(err?.code, "ERR_TLS_CERT_ALTNAME_INVALID", String(err));
 });

@@ -1,5 +1,11 @@
 // Copyright 2026 the @aio/net authors. MIT license.
-import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import nodeNet from "node:net";
 import {
   createConnection,
@@ -18,11 +24,13 @@ import {
   Echo,
   enc,
   logText,
+  nameOnlyTls,
   portOf,
   randomBytes,
   Recorder,
   streamsEcho,
   tlsFiles,
+  within,
   withLogs,
 } from "./_helpers.ts";
 import { serverSockets } from "./_proc.ts";
@@ -563,3 +571,110 @@ Deno.test("TLS: a plain client that sends junk and resets is a failed handshake 
     assertEquals(records.filter((r) => r.level === "error").map(logText), []);
   });
 });
+
+// ---- Names, handshakes in flight (issues 25 and 26) ------------------------
+
+Deno.test("TLS: a connect checks the certificate against the host name dialled, not the address it resolved to", async () => {
+  // A certificate for the name localhost only: the address 127.0.0.1 fails.
+  await using server = abortOnDispose(
+    await createServer(() => new Echo(), "127.0.0.1", 0, {
+      tls: { cert: nameOnlyTls.cert, key: nameOnlyTls.key },
+    }),
+  );
+  const tls = { caCerts: [nameOnlyTls.ca] };
+  const [transport, client] = await createConnection(
+    () => new Recorder(),
+    "localhost",
+    portOf(server),
+    { tls },
+  );
+  transport.write(enc("by name"));
+  await client.receivedAtLeast(7);
+  assertEquals(dec(client.bytes()), "by name");
+  transport.close();
+  await client.lost.promise;
+  const err = await createConnection(
+    () => new Recorder(),
+    "127.0.0.1",
+    portOf(server),
+    { tls },
+  ).then(() => null, (e) => e);
+  assertEquals(err?.code, "ERR_TLS_CERT_ALTNAME_INVALID", String(err));
+});
+
+Deno.test("TLS: a connect whose signal aborts during the handshake rejects with the reason and closes its socket", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const controller = new AbortController();
+  const reason = new Error("no answer");
+  const pending = createConnection(
+    () => new Recorder(),
+    "localhost",
+    listener.addr.port,
+    { tls: { caCerts: [ca] }, signal: controller.signal },
+  ).then(() => null, (e) => e);
+  const peer = await accepted;
+  try {
+    const buf = new Uint8Array(65536);
+    const hello = await within(peer.read(buf), "the ClientHello");
+    assert(hello !== null && hello > 0);
+    controller.abort(reason);
+    assertStrictEquals(await within(pending, "the rejection"), reason);
+    // The client's socket is closed: the silent peer reads EOF.
+    let n: number | null;
+    while ((n = await within(peer.read(buf), "the client's EOF")) !== null) {
+      assert(n > 0);
+    }
+  } finally {
+    peer.close();
+  }
+});
+
+for (const how of ["closeClients", "abortClients"] as const) {
+  Deno.test(`TLS: ${how}() also drops a client still in its handshake: waitClosed() resolves at once and the client sees its connection end`, async () => {
+    const served = Promise.withResolvers<void>();
+    class Served extends Echo {
+      override connectionMade(transport: Transport): void {
+        super.connectionMade(transport);
+        served.resolve();
+      }
+    }
+    const server = await createServer(() => new Served(), "127.0.0.1", 0, {
+      tls: { cert, key },
+    });
+    const port = portOf(server);
+    // A client that connects and never sends its ClientHello...
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      // ...and one after it: once that one is served, the silent one has
+      // been accepted (in order) and is in its handshake.
+      const [transport, client] = await createConnection(
+        () => new Recorder(),
+        "localhost",
+        port,
+        { tls: { caCerts: [ca] } },
+      );
+      await within(served.promise, "the TLS client served");
+      transport.close();
+      await client.lost.promise;
+      server.close();
+      server[how]();
+      // Far under the handshake timeout (60 s).
+      await within(server.waitClosed(), `waitClosed() after ${how}()`, 2000);
+      const end = await within(
+        silent.read(new Uint8Array(16)).catch((e) => e),
+        "the silent client's end",
+        2000,
+      );
+      assert(
+        end === null || end instanceof Deno.errors.ConnectionReset,
+        `${end}`,
+      );
+    } finally {
+      silent.close();
+      server.close();
+      server.abortClients();
+      await server.waitClosed();
+    }
+  });
+}

@@ -11,6 +11,7 @@ import {
 import nodeNet from "node:net";
 import { openConnection, startServer, type StreamWriter } from "../mod.ts";
 import {
+  abortOnDispose,
   dec,
   digest,
   enc,
@@ -18,6 +19,7 @@ import {
   randomBytes,
   streamsEcho,
   tlsFiles,
+  within,
 } from "./_helpers.ts";
 
 const { cert, key, ca } = tlsFiles;
@@ -179,56 +181,74 @@ Deno.test("writer.writable over TLS: close() closes the connection (TLS cannot h
   await writer.waitClosed();
 });
 
-Deno.test("writer.writable.abort() aborts the connection at once; the peer sees it end", async () => {
-  const ended = Promise.withResolvers<string>();
-  await using server = await startServer(
-    async (reader, writer) => {
-      try {
-        await reader.read(); // to EOF
-        ended.resolve("eof");
-      } catch (err) {
-        ended.resolve((err as Error).name);
-      }
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
-  );
-  const [, writer] = await openConnection("127.0.0.1", portOf(server));
-  const w = writer.writable.getWriter();
-  await w.write(enc("abc"));
-  await w.abort(new Error("stop"));
-  assertEquals(writer.isClosing(), true);
-  // Aborting drops what was not sent yet; the peer sees EOF or a reset.
-  assert(["eof", "ConnectionReset"].includes(await ended.promise));
-  await writer.waitClosed();
+Deno.test("writer.writable.abort() aborts the connection at once: what is buffered is dropped, not flushed, and the peer sees the end", async () => {
+  // A peer that reads nothing: a graceful close could never finish.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const [, writer] = await openConnection("127.0.0.1", listener.addr.port);
+  const peer = await accepted;
+  try {
+    writer.write(new Uint8Array(32 * 1024 * 1024)); // far more than the kernel holds
+    assert(writer.transport.getWriteBufferSize() > 0);
+    await writer.writable.abort(new Error("stop"));
+    assertEquals(writer.isClosing(), true);
+    // Dropped at once, not flushed to a peer that does not read.
+    assertEquals(writer.transport.getWriteBufferSize(), 0);
+    await within(writer.waitClosed(), "the aborted connection's end");
+    // The peer sees the end (after what the kernel had taken).
+    const buf = new Uint8Array(1 << 20);
+    let end: number | null | Error;
+    do {
+      end = await within(
+        peer.read(buf).catch((e: Error) => e),
+        "the peer's end",
+      );
+    } while (typeof end === "number");
+    assert(
+      end === null || end instanceof Deno.errors.ConnectionReset,
+      `${end}`,
+    );
+  } finally {
+    writer.transport.abort();
+    peer.close();
+  }
 });
 
 Deno.test("reader.readable.cancel() drops what is unread and what comes; the connection closes once the write side is done", async () => {
   const serverSide = Promise.withResolvers<StreamWriter>();
-  await using server = await startServer(
-    async (reader, writer) => {
-      writer.write(new Uint8Array(200_000)); // more than the client will read
-      await writer.drain();
-      serverSide.resolve(writer);
-      await reader.read(); // until the client's EOF
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
+  const release = Promise.withResolvers<void>();
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        writer.write(new Uint8Array(200_000)); // more than the client will read
+        await writer.drain();
+        serverSide.resolve(writer);
+        await reader.read(); // until the client's EOF
+        await release.promise; // the server's side stays open meanwhile
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
-  const streamReader = reader.readable.getReader();
-  assert((await streamReader.read()).value!.length > 0);
-  await streamReader.cancel();
-  const peer = await serverSide.promise;
-  peer.write(new Uint8Array(100_000)); // dropped on arrival
-  assertEquals(reader.atEof(), true);
-  assertEquals(writer.isClosing(), false); // the write side is still open
-  writer.write(enc("still writing"));
-  await writer.writable.close(); // half-close: now both sides are done
-  await writer.waitClosed();
-  assertEquals(writer.isClosing(), true);
+  try {
+    const streamReader = reader.readable.getReader();
+    assert((await streamReader.read()).value!.length > 0);
+    await streamReader.cancel();
+    const peer = await serverSide.promise;
+    peer.write(new Uint8Array(100_000)); // dropped on arrival
+    assertEquals(reader.atEof(), true);
+    assertEquals(writer.isClosing(), false); // the write side is still open
+    writer.write(enc("still writing"));
+    await writer.writable.close(); // half-close: now both sides are done
+    // The client closes by itself, while the server still holds its side.
+    await within(writer.waitClosed(), "the client closing itself");
+    assertEquals(writer.isClosing(), true);
+  } finally {
+    release.resolve();
+    writer.transport.abort();
+  }
 });
 
 /**
