@@ -542,6 +542,22 @@ export const MUTANTS: Mutant[] = [
     description:
       "a signal that aborts a TLS handshake rejects the call but leaves the socket open until the handshake ends",
   },
+
+  // ---- Issue 26 --------------------------------------------------------------
+  {
+    file: "_stream_reader.ts",
+    find: "          Math.max(4 * this.#readSize, this.#size + want),\n",
+    replace: "          Math.max(4 * this.#readSize, want),\n",
+    description:
+      "a fresh buffer lent to a socket read is sized without the unread bytes #commit puts in front of it",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "          ? Math.max(4 * this.#readSize, size + want)\n",
+    replace: "          ? Math.max(4 * this.#readSize, want)\n",
+    description:
+      "a full shared buffer is replaced by one sized without the unread bytes it must take",
+  },
 ];
 
 // Equivalent mutants left out of the list, and why they cannot change

@@ -292,3 +292,81 @@ Deno.test("transport reads into reader memory: a read lent while unread bytes si
   while (got < sent) await take(100_000);
   assertEquals(got, sent);
 });
+
+/** The stream the slow-consumer tests send: a newline every 101 bytes. */
+const lineByteAt = (i: number) =>
+  i % 101 === 100 ? 0x0a : 0x41 + ((i * 7 + Math.floor(i / 101)) % 26);
+
+Deno.test("transport reads into reader memory: with a 1 MiB limit and a consumer slower than the data, holding every view, the unread bytes always fit in front of a fresh buffer and every byte arrives in order", async () => {
+  // The transport's three ways in: a socket read (getBuffer(-1): the reader
+  // picks the size, up to 64 KiB), a delivery of a known size (getBuffer(n),
+  // as over TLS), and feedData. Each step brings more than the application
+  // takes, with read(n) and readline(), keeping every view: the unread
+  // bytes grow far beyond a few reads' worth (the case where a fresh buffer
+  // sized without them overflowed: "offset is out of bounds").
+  const limit = 1 << 20;
+  const ways: [string, (reader: StreamReader, at: number) => number][] = [
+    ["getBuffer(-1)", (reader, at) => {
+      const lent = readerBuffer(reader, -1);
+      for (let i = 0; i < lent.length; i++) lent[i] = lineByteAt(at + i);
+      readerUpdated(reader, lent.length);
+      return lent.length;
+    }],
+    ["getBuffer(50000)", (reader, at) => {
+      const lent = readerBuffer(reader, 50_000);
+      for (let i = 0; i < 50_000; i++) lent[i] = lineByteAt(at + i);
+      readerUpdated(reader, 50_000);
+      return 50_000;
+    }],
+    ["feedData", (reader, at) => {
+      const chunk = new Uint8Array(50_000);
+      for (let i = 0; i < chunk.length; i++) chunk[i] = lineByteAt(at + i);
+      reader.feedData(chunk);
+      return chunk.length;
+    }],
+  ];
+  for (const [way, bring] of ways) {
+    const reader = new StreamReader({ limit });
+    const kept: Uint8Array[] = [];
+    let sent = 0;
+    let got = 0;
+    let maxUnread = 0;
+    const take = (part: Uint8Array) => {
+      for (let i = 0; i < part.length; i++) {
+        if (part[i] !== lineByteAt(got + i)) {
+          assertEquals(part[i], lineByteAt(got + i), `${way}: byte ${got + i}`);
+        }
+      }
+      kept.push(part);
+      got += part.length;
+    };
+    for (let step = 0; step < 40; step++) {
+      const brought = bring(reader, sent);
+      sent += brought;
+      maxUnread = Math.max(maxUnread, sent - got);
+      // Take about a third of what came: a slow consumer.
+      const target = got + Math.floor(brought / 3);
+      for (let i = 0; got < target; i++) {
+        take(i % 2 ? await reader.readline() : await reader.read(2000));
+      }
+    }
+    assert(maxUnread > 1_000_000, `${way}: at most ${maxUnread} bytes unread`);
+    reader.feedEof();
+    take(await reader.read());
+    assertEquals(got, sent, way);
+    // Every view handed out still holds its bytes.
+    let at = 0;
+    for (const part of kept) {
+      for (let i = 0; i < part.length; i++) {
+        if (part[i] !== lineByteAt(at + i)) {
+          assertEquals(
+            part[i],
+            lineByteAt(at + i),
+            `${way}: a kept view changed at byte ${at + i}`,
+          );
+        }
+      }
+      at += part.length;
+    }
+  }
+});

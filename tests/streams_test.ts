@@ -29,6 +29,7 @@ import {
   within,
   withLogs,
 } from "./_helpers.ts";
+import { bufferedBytes } from "../_stream_reader.ts";
 
 /** A streams echo server: read(65536), write, drain, until EOF. */
 function echoServer(): Promise<Server> {
@@ -494,5 +495,66 @@ Deno.test("streams: a startTls signal that aborts after the handshake leaves the
   );
   assertEquals(writer.isClosing(), false);
   writer.close();
+  await writer.waitClosed();
+});
+
+// ---- A large limit and a slow consumer (issue 26) ---------------------------
+
+Deno.test("streams: with a 1 MiB limit, a consumer slower than the data that keeps every view gets every byte in order", async () => {
+  // Far more unread than a few reads' worth: every fresh buffer the
+  // transport reads into must have room for the unread bytes put in front.
+  const total = 4 * 1024 * 1024;
+  const byteAt = (i: number) =>
+    i % 101 === 100 ? 0x0a : 0x41 + ((i * 7 + Math.floor(i / 101)) % 26);
+  const data = new Uint8Array(total);
+  for (let i = 0; i < total; i++) data[i] = byteAt(i);
+  await using server = abortOnDispose(
+    await startServer(
+      async (_reader, writer) => {
+        writer.write(data);
+        await writer.drain();
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
+  );
+  const [reader, writer] = await openConnection("127.0.0.1", portOf(server), {
+    limit: 1024 * 1024,
+  });
+  try {
+    const kept: Uint8Array[] = [];
+    let got = 0;
+    let maxUnread = 0;
+    for (let i = 1; got < total; i++) {
+      const part = i % 2 ? await reader.readline() : await reader.read(3000);
+      assert(part.length > 0, `EOF after ${got} bytes`);
+      for (let k = 0; k < part.length; k++) {
+        if (part[k] !== data[got + k]) {
+          assertEquals(part[k], data[got + k], `byte ${got + k}`);
+        }
+      }
+      kept.push(part);
+      got += part.length;
+      if (i % 16 === 0) {
+        maxUnread = Math.max(maxUnread, bufferedBytes(reader));
+        await delay(0); // a slow consumer: the data keeps coming meanwhile
+      }
+    }
+    assertEquals((await reader.read()).length, 0);
+    assert(maxUnread > 256 * 1024, `at most ${maxUnread} bytes were unread`);
+    // Every view handed out still holds its bytes.
+    let at = 0;
+    for (const part of kept) {
+      for (let k = 0; k < part.length; k++) {
+        if (part[k] !== data[at + k]) {
+          assertEquals(part[k], data[at + k], `kept view, byte ${at + k}`);
+        }
+      }
+      at += part.length;
+    }
+  } finally {
+    writer.close();
+  }
   await writer.waitClosed();
 });
