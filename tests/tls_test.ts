@@ -29,6 +29,7 @@ import {
   randomBytes,
   Recorder,
   streamsEcho,
+  test,
   tlsFiles,
   within,
   withLogs,
@@ -38,10 +39,12 @@ import { serverSockets } from "./_proc.ts";
 const { cert, key, ca, otherCa } = tlsFiles;
 const EMPTY = new Uint8Array(0);
 
-Deno.test("TLS: the protocol API echoes over TLS; canWriteEof() is false", async () => {
-  await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
-    tls: { cert, key },
-  });
+test("TLS: the protocol API echoes over TLS; canWriteEof() is false", async () => {
+  await using server = abortOnDispose(
+    await createServer(() => new Echo(), "127.0.0.1", 0, {
+      tls: { cert, key },
+    }),
+  );
   const [transport, client] = await createConnection(
     () => new Recorder(),
     "localhost",
@@ -65,16 +68,18 @@ Deno.test("TLS: the protocol API echoes over TLS; canWriteEof() is false", async
   await client.lost.promise;
 });
 
-Deno.test("TLS: the streams API echoes over TLS, with serverHostname checked instead of the address", async () => {
-  await using server = await startServer(
-    async (reader, writer) => {
-      writer.write(await reader.readline());
-      await writer.drain();
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
-    { tls: { cert, key } },
+test("TLS: the streams API echoes over TLS, with serverHostname checked instead of the address", async () => {
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        writer.write(await reader.readline());
+        await writer.drain();
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+      { tls: { cert, key } },
+    ),
   );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server), {
     tls: { caCerts: [ca], serverHostname: "localhost" },
@@ -87,16 +92,18 @@ Deno.test("TLS: the streams API echoes over TLS, with serverHostname checked ins
   await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
 });
 
-Deno.test("TLS: ALPN negotiates the protocol both sides offer", async () => {
+test("TLS: ALPN negotiates the protocol both sides offer", async () => {
   let serverSaw: unknown;
-  await using server = await startServer(
-    (_reader, writer) => {
-      serverSaw = writer.getExtraInfo("alpnProtocol");
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
-    { tls: { cert, key, alpnProtocols: ["h2", "aio/1"] } },
+  await using server = abortOnDispose(
+    await startServer(
+      (_reader, writer) => {
+        serverSaw = writer.getExtraInfo("alpnProtocol");
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+      { tls: { cert, key, alpnProtocols: ["h2", "aio/1"] } },
+    ),
   );
   const [reader, writer] = await openConnection("localhost", portOf(server), {
     tls: { caCerts: [ca], alpnProtocols: ["aio/1"] },
@@ -108,7 +115,7 @@ Deno.test("TLS: ALPN negotiates the protocol both sides offer", async () => {
   await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
 });
 
-Deno.test("TLS: a hostname mismatch rejects the connect; the server logs it and keeps serving", async () => {
+test("TLS: a hostname mismatch rejects the connect; the server logs it and keeps serving", async () => {
   await withLogs(async (records) => {
     await using server = abortOnDispose(
       await createServer(() => new Echo(), "127.0.0.1", 0, {
@@ -157,11 +164,13 @@ Deno.test("TLS: a hostname mismatch rejects the connect; the server logs it and 
   });
 });
 
-Deno.test("TLS: a plain client to a TLS server fails on its own connection only", async () => {
+test("TLS: a plain client to a TLS server fails on its own connection only", async () => {
   await withLogs(async (records) => {
-    await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
-      tls: { cert, key },
-    });
+    await using server = abortOnDispose(
+      await createServer(() => new Echo(), "127.0.0.1", 0, {
+        tls: { cert, key },
+      }),
+    );
     const [transport, client] = await createConnection(
       () => new Recorder(),
       "127.0.0.1",
@@ -182,14 +191,16 @@ Deno.test("TLS: a plain client to a TLS server fails on its own connection only"
   });
 });
 
-Deno.test("TLS: every entry point rejects the same bad TLS option with the same error, before connecting or binding", async () => {
-  await using server = await startServer(
-    async (reader, writer) => {
-      await reader.read();
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
+test("TLS: every entry point rejects the same bad TLS option with the same error, before connecting or binding", async () => {
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        await reader.read();
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const port = portOf(server);
   const bad = <T>(value: unknown) => value as T;
@@ -262,17 +273,19 @@ Deno.test("TLS: every entry point rejects the same bad TLS option with the same 
   }
 });
 
-Deno.test("TLS: a client that never sends a ClientHello is dropped after tlsHandshakeTimeout, while others are served", async () => {
+test("TLS: a client that never sends a ClientHello is dropped after tlsHandshakeTimeout, while others are served", async () => {
   await withLogs(async (records) => {
-    await using server = await startServer(
-      async (reader, writer) => {
-        writer.write(await reader.readline());
-        await writer.drain();
-        writer.close();
-      },
-      "127.0.0.1",
-      0,
-      { tls: { cert, key }, tlsHandshakeTimeout: 300 },
+    await using server = abortOnDispose(
+      await startServer(
+        async (reader, writer) => {
+          writer.write(await reader.readline());
+          await writer.drain();
+          writer.close();
+        },
+        "127.0.0.1",
+        0,
+        { tls: { cert, key }, tlsHandshakeTimeout: 300 },
+      ),
     );
     const port = portOf(server);
     const started = Date.now();
@@ -314,7 +327,7 @@ Deno.test("TLS: a client that never sends a ClientHello is dropped after tlsHand
   });
 });
 
-Deno.test("TLS: a connect whose server never answers the handshake rejects with TimedOut after tlsHandshakeTimeout", async () => {
+test("TLS: a connect whose server never answers the handshake rejects with TimedOut after tlsHandshakeTimeout", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
   const started = Date.now();
@@ -339,7 +352,7 @@ Deno.test("TLS: a connect whose server never answers the handshake rejects with 
   listener.close();
 });
 
-Deno.test("TLS: tlsHandshakeTimeout and tlsShutdownTimeout are checked like every option", async () => {
+test("TLS: tlsHandshakeTimeout and tlsShutdownTimeout are checked like every option", async () => {
   const tls = { caCerts: [ca] };
   for (const value of [0, -1, Infinity, NaN]) {
     await assertRejects(
@@ -386,18 +399,20 @@ Deno.test("TLS: tlsHandshakeTimeout and tlsShutdownTimeout are checked like ever
   );
 });
 
-Deno.test("TLS: getExtraInfo gives the TLS version, the cipher and the peer's certificate", async () => {
-  await using server = await startServer(
-    async (reader, writer) => {
-      // The server's side: no client certificate was asked for.
-      assertEquals(writer.getExtraInfo("peerCertificate"), null);
-      assertEquals(writer.getExtraInfo("tlsVersion"), "TLSv1.3");
-      writer.write(await reader.readline());
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
-    { tls: { cert, key } },
+test("TLS: getExtraInfo gives the TLS version, the cipher and the peer's certificate", async () => {
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        // The server's side: no client certificate was asked for.
+        assertEquals(writer.getExtraInfo("peerCertificate"), null);
+        assertEquals(writer.getExtraInfo("tlsVersion"), "TLSv1.3");
+        writer.write(await reader.readline());
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+      { tls: { cert, key } },
+    ),
   );
   const [reader, writer] = await openConnection("localhost", portOf(server), {
     tls: { caCerts: [ca] },
@@ -437,10 +452,12 @@ Deno.test("TLS: getExtraInfo gives the TLS version, the cipher and the peer's ce
   await client.lost.promise;
 });
 
-Deno.test("TLS: a reply of several TLS records does not wait for a delayed ACK (TCP_NODELAY on both sides)", async () => {
-  await using server = await startServer(streamsEcho, "127.0.0.1", 0, {
-    tls: { cert, key },
-  });
+test("TLS: a reply of several TLS records does not wait for a delayed ACK (TCP_NODELAY on both sides)", async () => {
+  await using server = abortOnDispose(
+    await startServer(streamsEcho, "127.0.0.1", 0, {
+      tls: { cert, key },
+    }),
+  );
   const [reader, writer] = await openConnection("localhost", portOf(server), {
     tls: { caCerts: [ca] },
   });
@@ -462,20 +479,22 @@ Deno.test("TLS: a reply of several TLS records does not wait for a delayed ACK (
   assert(median < 30, `median round trip ${median.toFixed(1)} ms`);
 });
 
-Deno.test("TLS: a peer that never answers close_notify is cut off after tlsShutdownTimeout", async () => {
+test("TLS: a peer that never answers close_notify is cut off after tlsShutdownTimeout", async () => {
   // The peer upgrades, then stops reading: it never sees our close_notify.
   const stalled = Promise.withResolvers<StreamWriter>();
-  await using server = await startServer(
-    async (reader, writer) => {
-      await reader.readline();
-      writer.write(enc("OK\r\n"));
-      await writer.startTls({ cert, key });
-      writer.transport.pauseReading();
-      stalled.resolve(writer);
-      await writer.waitClosed().catch(() => {});
-    },
-    "127.0.0.1",
-    0,
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        await reader.readline();
+        writer.write(enc("OK\r\n"));
+        await writer.startTls({ cert, key });
+        writer.transport.pauseReading();
+        stalled.resolve(writer);
+        await writer.waitClosed().catch(() => {});
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("localhost", portOf(server));
   writer.write(enc("STARTTLS\r\n"));
@@ -495,7 +514,7 @@ Deno.test("TLS: a peer that never answers close_notify is cut off after tlsShutd
   await peer.waitClosed();
 });
 
-Deno.test("TLS: startTls against a peer that never answers rejects with TimedOut after tlsHandshakeTimeout", async () => {
+test("TLS: startTls against a peer that never answers rejects with TimedOut after tlsHandshakeTimeout", async () => {
   const silent = await createServer(() => new Recorder(), "127.0.0.1", 0);
   const [reader, writer] = await openConnection("127.0.0.1", portOf(silent));
   const started = Date.now();
@@ -511,7 +530,7 @@ Deno.test("TLS: startTls against a peer that never answers rejects with TimedOut
   await silent.waitClosed();
 });
 
-Deno.test("TLS: a connection paused by flow control still closes at once when the peer has gone", async () => {
+test("TLS: a connection paused by flow control still closes at once when the peer has gone", async () => {
   let paused = 0;
   class FlowEcho extends Protocol {
     #transport?: Transport;
@@ -553,11 +572,13 @@ Deno.test("TLS: a connection paused by flow control still closes at once when th
   assert(waited < 5000, `closed after ${waited.toFixed(0)} ms`);
 });
 
-Deno.test("TLS: a plain client that sends junk and resets is a failed handshake (a warning), nothing worse", async () => {
+test("TLS: a plain client that sends junk and resets is a failed handshake (a warning), nothing worse", async () => {
   await withLogs(async (records) => {
-    await using server = await createServer(() => new Echo(), "127.0.0.1", 0, {
-      tls: { cert, key },
-    });
+    await using server = abortOnDispose(
+      await createServer(() => new Echo(), "127.0.0.1", 0, {
+        tls: { cert, key },
+      }),
+    );
     for (let i = 0; i < 20; i++) {
       const socket = nodeNet.connect(portOf(server), "127.0.0.1");
       socket.on("error", () => {});
@@ -574,7 +595,7 @@ Deno.test("TLS: a plain client that sends junk and resets is a failed handshake 
 
 // ---- Names, handshakes in flight (issues 25 and 26) ------------------------
 
-Deno.test("TLS: a connect checks the certificate against the host name dialled, not the address it resolved to", async () => {
+test("TLS: a connect checks the certificate against the host name dialled, not the address it resolved to", async () => {
   // A certificate for the name localhost only: the address 127.0.0.1 fails.
   await using server = abortOnDispose(
     await createServer(() => new Echo(), "127.0.0.1", 0, {
@@ -602,7 +623,7 @@ Deno.test("TLS: a connect checks the certificate against the host name dialled, 
   assertEquals(err?.code, "ERR_TLS_CERT_ALTNAME_INVALID", String(err));
 });
 
-Deno.test("TLS: a connect whose signal aborts during the handshake rejects with the reason and closes its socket", async () => {
+test("TLS: a connect whose signal aborts during the handshake rejects with the reason and closes its socket", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
   const controller = new AbortController();
@@ -631,7 +652,7 @@ Deno.test("TLS: a connect whose signal aborts during the handshake rejects with 
 });
 
 for (const how of ["closeClients", "abortClients"] as const) {
-  Deno.test(`TLS: ${how}() also drops a client still in its handshake: waitClosed() resolves at once and the client sees its connection end`, async () => {
+  test(`TLS: ${how}() also drops a client still in its handshake: waitClosed() resolves at once and the client sees its connection end`, async () => {
     const served = Promise.withResolvers<void>();
     class Served extends Echo {
       override connectionMade(transport: Transport): void {

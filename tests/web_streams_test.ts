@@ -18,6 +18,7 @@ import {
   portOf,
   randomBytes,
   streamsEcho,
+  test,
   tlsFiles,
   within,
 } from "./_helpers.ts";
@@ -26,12 +27,14 @@ const { cert, key, ca } = tlsFiles;
 
 /** A server that echoes, and the client's reader and writer. */
 async function echoPair() {
-  const server = await startServer(streamsEcho, "127.0.0.1", 0);
+  const server = abortOnDispose(
+    await startServer(streamsEcho, "127.0.0.1", 0),
+  );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
   return { server, reader, writer };
 }
 
-Deno.test("reader.readable is one byte stream per reader: a BYOB reader reads into its own buffer, EOF closes it", async () => {
+test("reader.readable is one byte stream per reader: a BYOB reader reads into its own buffer, EOF closes it", async () => {
   const { server, reader, writer } = await echoPair();
   await using _ = server;
   assertStrictEquals(reader.readable, reader.readable);
@@ -53,15 +56,17 @@ Deno.test("reader.readable is one byte stream per reader: a BYOB reader reads in
   await writer.waitClosed();
 });
 
-Deno.test("reader.readable pipes through TextDecoderStream, after a line read directly", async () => {
+test("reader.readable pipes through TextDecoderStream, after a line read directly", async () => {
   const text = "première ligne\n" + "ünïcödé ".repeat(20_000);
-  await using server = await startServer(
-    (_reader, writer) => {
-      writer.write(enc(text));
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
+  await using server = abortOnDispose(
+    await startServer(
+      (_reader, writer) => {
+        writer.write(enc(text));
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
   assertEquals(dec(await reader.readline()), "première ligne\n");
@@ -75,7 +80,7 @@ Deno.test("reader.readable pipes through TextDecoderStream, after a line read di
   writer.close();
 });
 
-Deno.test("reader.readable errors with the connection's error when the peer resets", async () => {
+test("reader.readable errors with the connection's error when the peer resets", async () => {
   const accepted = Promise.withResolvers<nodeNet.Socket>();
   const peer = nodeNet.createServer((socket) => accepted.resolve(socket));
   await new Promise<void>((resolve) => peer.listen(0, "127.0.0.1", resolve));
@@ -95,7 +100,7 @@ Deno.test("reader.readable errors with the connection's error when the peer rese
   }
 });
 
-Deno.test("a direct read or write while the web stream is locked is refused with an Error naming it", async () => {
+test("a direct read or write while the web stream is locked is refused with an Error naming it", async () => {
   const { server, reader, writer } = await echoPair();
   await using _ = server;
   const streamReader = reader.readable.getReader();
@@ -130,19 +135,21 @@ Deno.test("a direct read or write while the web stream is locked is refused with
   await writer.waitClosed();
 });
 
-Deno.test("writer.writable: pipeTo of a file arrives byte for byte; close() half-closes and the reply still comes", async () => {
+test("writer.writable: pipeTo of a file arrives byte for byte; close() half-closes and the reply still comes", async () => {
   const payload = randomBytes(5 * 1024 * 1024 + 123);
   const path = await Deno.makeTempFile();
   try {
     await Deno.writeFile(path, payload);
-    await using server = await startServer(
-      async (reader, writer) => {
-        const body = await reader.read(); // to EOF
-        writer.write(enc(`${body.length} ${await digest(body)}`));
-        writer.close();
-      },
-      "127.0.0.1",
-      0,
+    await using server = abortOnDispose(
+      await startServer(
+        async (reader, writer) => {
+          const body = await reader.read(); // to EOF
+          writer.write(enc(`${body.length} ${await digest(body)}`));
+          writer.close();
+        },
+        "127.0.0.1",
+        0,
+      ),
     );
     const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
     using file = await Deno.open(path);
@@ -160,15 +167,17 @@ Deno.test("writer.writable: pipeTo of a file arrives byte for byte; close() half
   }
 });
 
-Deno.test("writer.writable over TLS: close() closes the connection (TLS cannot half-close)", async () => {
+test("writer.writable over TLS: close() closes the connection (TLS cannot half-close)", async () => {
   const got = Promise.withResolvers<string>();
-  await using server = await startServer(
-    async (reader) => {
-      got.resolve(dec(await reader.read()));
-    },
-    "127.0.0.1",
-    0,
-    { tls: { cert, key } },
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader) => {
+        got.resolve(dec(await reader.read()));
+      },
+      "127.0.0.1",
+      0,
+      { tls: { cert, key } },
+    ),
   );
   const [, writer] = await openConnection("localhost", portOf(server), {
     tls: { caCerts: [ca] },
@@ -181,7 +190,7 @@ Deno.test("writer.writable over TLS: close() closes the connection (TLS cannot h
   await writer.waitClosed();
 });
 
-Deno.test("writer.writable.abort() aborts the connection at once: what is buffered is dropped, not flushed, and the peer sees the end", async () => {
+test("writer.writable.abort() aborts the connection at once: what is buffered is dropped, not flushed, and the peer sees the end", async () => {
   // A peer that reads nothing: a graceful close could never finish.
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
@@ -214,7 +223,7 @@ Deno.test("writer.writable.abort() aborts the connection at once: what is buffer
   }
 });
 
-Deno.test("reader.readable.cancel() drops what is unread and what comes; the connection closes once the write side is done", async () => {
+test("reader.readable.cancel() drops what is unread and what comes; the connection closes once the write side is done", async () => {
   const serverSide = Promise.withResolvers<StreamWriter>();
   const release = Promise.withResolvers<void>();
   await using server = abortOnDispose(
@@ -303,17 +312,21 @@ console.log(JSON.stringify({ received, bad, maxClientBuffer, rssGrowthMiB: (peak
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-Deno.test("pipeTo into writer.writable holds back for a slow reader: 256 MiB piped with bounded buffers and RSS", async () => {
-  const result = await pipeInOwnProcess(256);
-  assertEquals(result.received, 256 * 1024 * 1024);
-  assertEquals(result.bad, 0);
-  // The write buffer stays near its high watermark (64 KiB) plus one chunk.
-  assert(
-    result.maxClientBuffer! <= 64 * 1024 + 64 * 1024,
-    `write buffer reached ${result.maxClientBuffer}`,
-  );
-  assert(
-    result.rssGrowthMiB! < 64,
-    `RSS grew by ${result.rssGrowthMiB!.toFixed(1)} MiB`,
-  );
-});
+test(
+  "pipeTo into writer.writable holds back for a slow reader: 256 MiB piped with bounded buffers and RSS",
+  { deadline: 120_000 },
+  async () => {
+    const result = await pipeInOwnProcess(256);
+    assertEquals(result.received, 256 * 1024 * 1024);
+    assertEquals(result.bad, 0);
+    // The write buffer stays near its high watermark (64 KiB) plus one chunk.
+    assert(
+      result.maxClientBuffer! <= 64 * 1024 + 64 * 1024,
+      `write buffer reached ${result.maxClientBuffer}`,
+    );
+    assert(
+      result.rssGrowthMiB! < 64,
+      `RSS grew by ${result.rssGrowthMiB!.toFixed(1)} MiB`,
+    );
+  },
+);
