@@ -543,7 +543,7 @@ export const MUTANTS: Mutant[] = [
       "a signal that aborts a TLS handshake rejects the call but leaves the socket open until the handshake ends",
   },
 
-  // ---- Issue 26 --------------------------------------------------------------
+  // ---- Issue 26 ------------------------------------------------------------
   {
     file: "_stream_reader.ts",
     find: "          Math.max(4 * this.#readSize, this.#size + want),\n",
@@ -557,6 +557,185 @@ export const MUTANTS: Mutant[] = [
     replace: "          ? Math.max(4 * this.#readSize, want)\n",
     description:
       "a full shared buffer is replaced by one sized without the unread bytes it must take",
+  },
+
+  // ---- Issue 24: _transport.ts ---------------------------------------------
+  {
+    file: "_transport.ts",
+    find:
+      "    } else if (this.eofWritten) {\n      this.#closeWrite();\n    }\n",
+    replace: "    }\n",
+    description:
+      "writeEof() after a write that is still being sent never sends the EOF",
+  },
+  {
+    file: "_transport.ts",
+    find: "    this.#eofWritten = true;\n    this.shutdownWrite();\n",
+    replace: "    this.shutdownWrite();\n",
+    description: "writeEof() is not remembered: writes after it are accepted",
+  },
+  {
+    file: "_transport.ts",
+    find: "    if (!this.isClosing()) return true;\n    this.writeDropped(",
+    replace: "    return true;\n    this.writeDropped(",
+    description:
+      "writes to a closing transport are queued instead of dropped (and never warned about)",
+  },
+  {
+    file: "_transport.ts",
+    find: "    this.#paused = false;\n    this.#resume?.resolve();\n  }\n",
+    replace: "    this.#paused = false;\n  }\n",
+    description:
+      "resumeReading() does not wake the read loop: held data is never delivered",
+  },
+  {
+    file: "_transport.ts",
+    find:
+      "return !this.#paused && !this.#closing && !this.eofReceived;\n  }\n\n  // ---- Writing",
+    replace:
+      "return !this.#paused && !this.#closing;\n  }\n\n  // ---- Writing",
+    description: "isReading() is still true after the peer's EOF",
+  },
+  {
+    file: "_transport.ts",
+    find: "  if (opts.noDelay !== false) tcp.setNoDelay(true);",
+    replace: "  if (opts.noDelay) tcp.setNoDelay(true);",
+    description: "TCP_NODELAY is set only when asked for, not by default",
+  },
+  {
+    file: "_transport.ts",
+    find: "    const m = Math.min(buf.length, data.length - off);",
+    replace: "    const m = buf.length;",
+    description:
+      "a BufferedProtocol fed by TLS is told its whole buffer was filled, not the bytes copied",
+  },
+  {
+    file: "_transport.ts",
+    find: "          deliverData(this.protocol, buf.subarray(0, n), false);",
+    replace: "          deliverData(protocol, buf.subarray(0, n), false);",
+    description: "the read in flight at setProtocol() goes to the old protocol",
+  },
+
+  // ---- Issue 24: _tls.ts ---------------------------------------------------
+  // _tls.ts is being reworked elsewhere: these finds may need updating.
+  {
+    file: "_tls.ts",
+    find: "    }, this.#shutdownTimeout);",
+    replace: "    }, TLS_SHUTDOWN_TIMEOUT);",
+    description:
+      "tlsShutdownTimeout is ignored: a silent peer holds a closing TLS connection for 30 s",
+  },
+  {
+    file: "_tls.ts",
+    find:
+      "this.#handshakeTimeout = side.tlsHandshakeTimeout ?? TLS_HANDSHAKE_TIMEOUT;",
+    replace: "this.#handshakeTimeout = TLS_HANDSHAKE_TIMEOUT;",
+    description:
+      "tlsHandshakeTimeout is ignored: a silent peer holds a TLS handshake for 60 s",
+  },
+  {
+    file: "_tls.ts",
+    find: '    socket.on("close", () => this.#raw.close());\n',
+    replace: "",
+    description:
+      "the TLS engine's end is not passed on: the socket stays open until the shutdown timeout",
+  },
+  {
+    file: "_tls.ts",
+    find:
+      '    const exc = this.handleEof();\n    if (exc) this.#fail(exc, "Exception in eofReceived()");\n',
+    replace: "",
+    description:
+      "a TLS peer's close_notify never reaches eofReceived(), and the connection does not close",
+  },
+  {
+    file: "_tls.ts",
+    find:
+      "      if (paused) this.protocol.pauseWriting();\n      else this.protocol.resumeWriting();",
+    replace:
+      "      if (paused) this.protocol.resumeWriting();\n      else this.protocol.pauseWriting();",
+    description: "after startTls, pauseWriting and resumeWriting are swapped",
+  },
+
+  // ---- Issue 24: _datagram.ts ----------------------------------------------
+  {
+    file: "_datagram.ts",
+    find:
+      "    if (this.#setup.connected && !this.#fromPeer(rinfo)) {\n      return; // the kernel would have dropped it on a connected socket\n    }\n",
+    replace: "",
+    description: "a connected endpoint delivers datagrams from any address",
+  },
+  {
+    file: "_datagram.ts",
+    find: "    if (rinfo.port !== remote.port) return false;\n",
+    replace: "",
+    description:
+      "a connected endpoint takes datagrams from any port of its peer's host",
+  },
+  {
+    file: "_datagram.ts",
+    find:
+      "    const owned = new Uint8Array(data.byteLength);\n    owned.set(data);\n",
+    replace: "    const owned = data;\n",
+    description:
+      "datagramReceived gets the engine's Buffer (a view of 64 KiB), not a Uint8Array of its own",
+  },
+  {
+    file: "_datagram.ts",
+    find: "    this.#queue.push({ data: new Uint8Array(data), dest });",
+    replace: "    this.#queue.push({ data, dest });",
+    description: "sendto() queues the caller's buffer without copying it",
+  },
+  {
+    file: "_datagram.ts",
+    find: "    if (data.length > limit) {",
+    replace: "    if (data.length >= limit) {",
+    description: "a datagram of exactly the largest size is refused",
+  },
+  {
+    file: "_datagram.ts",
+    find:
+      "    this.#early = null;\n    if (!this.#sending) this.#finish(null);\n",
+    replace: "    this.#early = null;\n    this.#finish(null);\n",
+    description:
+      "close() does not wait for the queue: queued datagrams are never sent",
+  },
+  {
+    file: "_datagram.ts",
+    find:
+      "    this.#head = 0;\n    this.#bufferSize = 0;\n    this.#finish(exc);\n",
+    replace: "    this.#head = 0;\n    this.#finish(exc);\n",
+    description: "abort() leaves the dropped queue counted in the write buffer",
+  },
+  {
+    file: "_datagram.ts",
+    find:
+      "  #onMessage(data: Uint8Array, rinfo: RemoteInfo): void {\n    if (this.#closing) return;\n",
+    replace: "  #onMessage(data: Uint8Array, rinfo: RemoteInfo): void {\n",
+    description: "datagrams are still delivered after close()",
+  },
+  {
+    file: "_datagram.ts",
+    find: "    if (this.#closing) {\n      this.writeDropped(",
+    replace: "    if (false) {\n      this.writeDropped(",
+    description:
+      "sendto() after close() queues the datagram instead of dropping it",
+  },
+  {
+    file: "_datagram.ts",
+    find: "    if (now - this.#runSince < SEND_RUN_MS) {",
+    replace: "    if (now - this.#runSince < SEND_RUN_MS * 1000) {",
+    description:
+      "a long send queue runs for seconds, not milliseconds, before letting the event loop poll (receiving stalls)",
+  },
+  {
+    file: "_datagram.ts",
+    find:
+      "  } else if (!allowBroadcast && parseIPv4(dest.hostname)?.[3] === 255) {",
+    replace:
+      "  } else if (!allowBroadcast && parseIPv4(dest.hostname)?.[0] === 255) {",
+    description:
+      "a send to a.b.c.255 without allowBroadcast is not diagnosed as a broadcast",
   },
 ];
 

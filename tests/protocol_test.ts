@@ -142,7 +142,8 @@ for (const net of nets) {
       Error,
       "writeEof() was already called",
     );
-    await client.eof.promise;
+    // The EOF goes once the 1000 bytes are written: the answer comes.
+    await within(client.eof.promise, "the server's answer after our EOF");
     assertEquals(dec(client.bytes()), "got 1000");
     assertEquals(await client.lost.promise, null);
   });
@@ -162,6 +163,7 @@ for (const net of nets) {
     await client.eof.promise;
     assertEquals(dec(client.bytes()), "bye");
     assertEquals(transport.isClosing(), false);
+    assertEquals(transport.isReading(), false); // nothing more can come
     transport.write(enc("still here"));
     await remote.receivedAtLeast(10);
     assertEquals(dec(remote.bytes()), "still here");
@@ -247,7 +249,7 @@ for (const net of nets) {
     assertEquals(client.received, 0);
     assertEquals(client.events, ["connectionMade"]);
     transport.resumeReading();
-    await client.eof.promise;
+    await within(client.eof.promise, "the data and EOF after resumeReading()");
     assertEquals(dec(client.bytes()), "one,two,");
     await client.lost.promise;
     assertEquals(client.events, [
@@ -946,7 +948,8 @@ test("setProtocol switches the protocol that receives data", async () => {
   transport.setProtocol(second);
   assertStrictEquals(transport.getProtocol(), second);
   transport.write(enc("b"));
-  await second.receivedAtLeast(1);
+  // The read in flight at setProtocol() delivers to the new protocol.
+  await within(second.receivedAtLeast(1), "the new protocol's data");
   assertEquals(dec(second.bytes()), "b");
   assertEquals(dec(first.bytes()), "a");
   transport.close();
@@ -1210,7 +1213,11 @@ test("a TLS transport closes at the peer's EOF even when eofReceived() returns t
       transport.write(enc("bye"));
       await remote.receivedAtLeast(3);
       transport.close(); // the server reads EOF
-      assertEquals(await client.lost.promise, null);
+      // It answers our close_notify with its own: no shutdown timeout.
+      assertEquals(
+        await within(client.lost.promise, "the client's connectionLost"),
+        null,
+      );
       assertEquals(
         await within(remote.lost.promise, "the server's connectionLost"),
         null,

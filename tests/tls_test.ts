@@ -308,7 +308,10 @@ test("TLS: a client that never sends a ClientHello is dropped after tlsHandshake
     writer.close();
     // Each silent client sees its connection end once the time is up.
     for (const conn of silent) {
-      const end = await conn.read(new Uint8Array(16)).catch((e) => e);
+      const end = await within(
+        conn.read(new Uint8Array(16)).catch((e) => e),
+        "a silent client's end",
+      );
       assert(end === null || end instanceof Deno.errors.ConnectionReset);
       conn.close();
     }
@@ -333,11 +336,14 @@ test("TLS: a connect whose server never answers the handshake rejects with Timed
   const started = Date.now();
   await assertRejects(
     () =>
-      createConnection(
-        () => new Recorder(),
-        "localhost",
-        (listener.addr as Deno.NetAddr).port,
-        { tls: { caCerts: [ca] }, tlsHandshakeTimeout: 200 },
+      within(
+        createConnection(
+          () => new Recorder(),
+          "localhost",
+          (listener.addr as Deno.NetAddr).port,
+          { tls: { caCerts: [ca] }, tlsHandshakeTimeout: 200 },
+        ),
+        "the connect",
       ),
     Deno.errors.TimedOut,
     "200 ms",
@@ -504,7 +510,7 @@ test("TLS: a peer that never answers close_notify is cut off after tlsShutdownTi
   const started = Date.now();
   writer.close();
   const err = await assertRejects(
-    () => writer.waitClosed(),
+    () => within(writer.waitClosed(), "waitClosed()"),
     Deno.errors.TimedOut,
   );
   assert(err.message.includes("200 ms"), err.message);
@@ -519,7 +525,11 @@ test("TLS: startTls against a peer that never answers rejects with TimedOut afte
   const [reader, writer] = await openConnection("127.0.0.1", portOf(silent));
   const started = Date.now();
   await assertRejects(
-    () => writer.startTls({ caCerts: [ca], tlsHandshakeTimeout: 200 }),
+    () =>
+      within(
+        writer.startTls({ caCerts: [ca], tlsHandshakeTimeout: 200 }),
+        "startTls()",
+      ),
     Deno.errors.TimedOut,
   );
   assert(Date.now() - started >= 190);
