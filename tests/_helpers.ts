@@ -291,6 +291,8 @@ export async function withLogs<T>(
 ): Promise<T> {
   const records: LogRecord[] = [];
   await configure({
+    // A test that hung past its deadline inside withLogs never reset it.
+    reset: true,
     sinks: { test: (r) => records.push(r) },
     loggers: [
       { category: ["aio", "net"], lowestLevel: "debug", sinks: ["test"] },

@@ -439,8 +439,8 @@ test("a signal that aborts the TLS handshake of an adopted connection closes it,
       assert(typeof hello === "number" && hello > 0, `ClientHello: ${hello}`);
       controller.abort(reason);
       assertStrictEquals(await within(pending, "the rejection"), reason);
-      assertClosed(accepted, "the client's side");
       assertEquals(await peerToEnd(peer), null);
+      assertClosed(accepted, "the client's side");
     } finally {
       peer.close();
     }
@@ -457,8 +457,8 @@ test("a signal that aborts the TLS handshake of an adopted connection closes it,
       }).then(() => null, (e) => e);
       controller.abort(reason);
       assertStrictEquals(await within(pending, "the rejection"), reason);
-      assertClosed(accepted, "the server's side");
       assertEquals(await peerToEnd(peer), null);
+      assertClosed(accepted, "the server's side");
     } finally {
       peer.close();
     }

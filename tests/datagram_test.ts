@@ -558,7 +558,7 @@ test("host names resolve: localAddr localhost binds a loopback address, sendto l
 
 test(
   "without --allow-net for the address, binding rejects with NotCapable (Deno's engine would end the process) and a send gets errorReceived(NotCapable)",
-  { deadline: 120_000 },
+  { deadline: 60_000 },
   async () => {
     // A child process allowed 127.0.0.2 only (still the loopback interface).
     const script = `

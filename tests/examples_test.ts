@@ -19,7 +19,15 @@ import { digest, randomBytes, socketPath, test } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
 /** Each test runs `deno` in subprocesses, which may type-check first: more time. */
-const SUBPROCESS = { deadline: 120_000 };
+const SUBPROCESS = { deadline: 45_000 };
+/**
+ * How long an example may run before it is killed: a hung example then
+ * fails its test with its transcript (and a killed exit code), before the
+ * test's deadline.
+ */
+const EXAMPLE_MS = 10_000;
+/** How long a server example may take to exit after SIGTERM before SIGKILL. */
+const STOP_MS = 10_000;
 const NET = ["--allow-net"];
 const UNIX = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
@@ -34,6 +42,7 @@ async function runExample(
     cwd: root,
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(EXAMPLE_MS),
   }).output();
   const dec = new TextDecoder();
   return { code, out: dec.decode(stdout) + dec.decode(stderr) };
@@ -75,11 +84,23 @@ class ServerProcess implements AsyncDisposable {
     return this.#ready.promise;
   }
 
-  /** Stops the server with SIGTERM; returns its exit code and transcript. */
+  /**
+   * Stops the server with SIGTERM (SIGKILL if it has not exited
+   * {@linkcode STOP_MS} later); returns its exit code and transcript.
+   */
   async stop(): Promise<{ code: number; out: string }> {
     try {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_MS);
+    });
+    await Promise.race([this.#child.status, stuck]);
+    clearTimeout(timer);
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* exited */ }
     const status = await this.#child.status;
     await this.#done;
     return { code: status.code, out: this.#text };
@@ -326,6 +347,7 @@ test(
       cwd: root,
       stdout: "piped",
       stderr: "piped",
+      signal: AbortSignal.timeout(EXAMPLE_MS),
     }).output();
     const out = new TextDecoder().decode(stdout) +
       new TextDecoder().decode(stderr);

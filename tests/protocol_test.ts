@@ -160,7 +160,7 @@ for (const net of nets) {
     const remote = await serverSide;
     remote.transport!.write(enc("bye"));
     remote.transport!.writeEof();
-    await client.eof.promise;
+    await within(client.eof.promise, "the server's EOF after its write");
     assertEquals(dec(client.bytes()), "bye");
     assertEquals(transport.isClosing(), false);
     assertEquals(transport.isReading(), false); // nothing more can come
@@ -1280,7 +1280,7 @@ test("ports 0 to 65535 pass the check; 65536 and -1 are refused with RangeError 
 });
 
 test("reusePort lets a second server bind a port that a first one listens on", {
-  deadline: 120_000,
+  deadline: 60_000,
 }, async () => {
   // Deno takes reusePort only with --unstable-net (without it, the process
   // exits), which the test task does not pass: run it in a subprocess.

@@ -96,7 +96,7 @@ test("Unix: getExtraInfo gives Deno.UnixAddr names and half-close works", async 
 
 test(
   "Unix: a stale socket file is replaced",
-  { deadline: 120_000 },
+  { deadline: 60_000 },
   async () => {
     const path = socketPath("stale");
     await makeStaleSocket(path);
@@ -188,7 +188,7 @@ test("Unix: the server removes its socket file on close, and copes if it is alre
 
 test(
   "Unix: connecting to a missing path rejects with NotFound; to a stale one with ConnectionRefused",
-  { deadline: 120_000 },
+  { deadline: 60_000 },
   async () => {
     await assertRejects(
       () => createUnixConnection(() => new Protocol(), socketPath("missing")),

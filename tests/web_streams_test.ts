@@ -306,6 +306,8 @@ console.log(JSON.stringify({ received, bad, maxClientBuffer, rssGrowthMiB: (peak
     env: { DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "piped",
+    // A pipe that stalls is killed, and fails the test with its output.
+    signal: AbortSignal.timeout(60_000),
   }).output();
   const stderr = new TextDecoder().decode(out.stderr);
   assertEquals(out.code, 0, stderr);
@@ -314,7 +316,7 @@ console.log(JSON.stringify({ received, bad, maxClientBuffer, rssGrowthMiB: (peak
 
 test(
   "pipeTo into writer.writable holds back for a slow reader: 256 MiB piped with bounded buffers and RSS",
-  { deadline: 120_000 },
+  { deadline: 90_000 },
   async () => {
     const result = await pipeInOwnProcess(256);
     assertEquals(result.received, 256 * 1024 * 1024);
