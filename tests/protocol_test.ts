@@ -213,7 +213,10 @@ for (const net of nets) {
     // Read slowly: pause after every 1 MiB for a few milliseconds.
     let next = 1024 * 1024;
     while (client.received < total) {
-      await client.receivedAtLeast(Math.min(next, total));
+      await within(
+        client.receivedAtLeast(Math.min(next, total)),
+        `${Math.min(next, total)} bytes`,
+      );
       transport.pauseReading();
       assertEquals(transport.isReading(), false);
       await delay(5);

@@ -35,6 +35,7 @@ import {
   test,
   tlsFiles,
   tlsFixture,
+  within,
   withLogs,
 } from "./_helpers.ts";
 
@@ -286,7 +287,7 @@ test("startTls: the client's side against CPython asyncio's start_tls", {
     await writer.startTls({ caCerts: [ca] });
     const payload = randomBytes(300_000);
     writer.write(payload);
-    const back = await reader.readexactly(payload.length);
+    const back = await within(reader.readexactly(payload.length), "the echo");
     assertEquals(await digest(back), await digest(payload));
     writer.close();
     await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
@@ -538,7 +539,11 @@ test("startTls: flow control still holds after the upgrade (pauseWriting/resumeW
     assertEquals(client.events.at(-1), "pauseWriting");
     // The peer reads again: the buffer drains and the protocol resumes.
     release.resolve();
-    while (client.events.at(-1) !== "resumeWriting") await delay(5);
+    const until = Date.now() + 5000;
+    while (client.events.at(-1) !== "resumeWriting") {
+      assert(Date.now() < until, "no resumeWriting 5 s after the peer read");
+      await delay(5);
+    }
   } catch (err) {
     transport.abort();
     throw err;

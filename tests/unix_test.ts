@@ -63,7 +63,7 @@ test("Unix: the streams API echoes 32 concurrent clients over a socket path", as
     const [reader, writer] = await openUnixConnection(path);
     writer.write(payload);
     writer.writeEof();
-    const echoed = await reader.read();
+    const echoed = await within(reader.read(), "the echo, to EOF");
     assertEquals(await digest(echoed), await digest(payload));
     writer.close();
     await writer.waitClosed();
