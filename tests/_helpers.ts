@@ -1,5 +1,6 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /** Helpers shared by the test files. */
+import { AssertionError } from "@std/assert";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   createConnection,
@@ -14,6 +15,132 @@ import {
   type Transport,
 } from "../mod.ts";
 import type { BaseProtocol, ConnectOptions } from "../protocol.ts";
+
+// ---- Registering tests ----------------------------------------------------------
+
+/** How long a test may run before it fails as hung, unless it sets `deadline`. */
+export const DEFAULT_DEADLINE_MS = 30_000;
+
+/** A test body, as `Deno.test` takes it. */
+export type TestFn = (t: Deno.TestContext) => void | Promise<void>;
+
+/** What may be said of a test besides its name and body. */
+export interface TestOptions {
+  /** Milliseconds before the test fails as hung (default 30 s). */
+  deadline?: number;
+  /**
+   * Why the test cannot run here (`ss` missing, no IPv6, …), or `false` to
+   * run it. The reason is shown with the test's name.
+   */
+  ignore?: string | false;
+}
+
+/** A test as {@linkcode test} takes it in one object. */
+export interface TestDefinition extends TestOptions {
+  /** The test's name: a sentence. */
+  name: string;
+  fn: TestFn;
+}
+
+/**
+ * Registers a test with a deadline: every test file registers its tests
+ * this way. A test still running after its deadline fails with its name and
+ * the time, instead of hanging the whole run (and a mutant then counts as
+ * killed by a named test, not by the runner's timeout). The timer is cleared
+ * as soon as the test settles, so the sanitizers never see it. A skipped test
+ * (`ignore: "why"`) says why, after its name.
+ */
+export function test(name: string, fn: TestFn): void;
+export function test(name: string, options: TestOptions, fn: TestFn): void;
+export function test(definition: TestDefinition): void;
+export function test(
+  nameOrDefinition: string | TestDefinition,
+  optionsOrFn?: TestOptions | TestFn,
+  fn?: TestFn,
+): void {
+  const def: TestDefinition = typeof nameOrDefinition !== "string"
+    ? nameOrDefinition
+    : typeof optionsOrFn === "function"
+    ? { name: nameOrDefinition, fn: optionsOrFn }
+    : { name: nameOrDefinition, ...optionsOrFn, fn: fn! };
+  const ms = def.deadline ?? DEFAULT_DEADLINE_MS;
+  const skip = def.ignore || undefined;
+  Deno.test({
+    name: skip === undefined ? def.name : `${def.name} [skipped: ${skip}]`,
+    ignore: skip !== undefined,
+    fn: async (t) => {
+      const run = (async () => await def.fn(t))();
+      // Past the deadline the test has failed already; a late rejection
+      // must not surface in another test.
+      run.catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `still running after its deadline of ${ms} ms (a hang?): ${def.name}`,
+              ),
+            ),
+          ms,
+        );
+      });
+      try {
+        await Promise.race([run, hung]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
+}
+
+const commands = new Map<string, boolean>();
+
+/** Whether `command` can be run here (it is on PATH); asked once. */
+export function hasCommand(command: string): boolean {
+  let found = commands.get(command);
+  if (found === undefined) {
+    try {
+      new Deno.Command(command, {
+        args: ["--version"],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      found = true;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      found = false;
+    }
+    commands.set(command, found);
+  }
+  return found;
+}
+
+/**
+ * Why a test that runs `command` is skipped here (it is not installed), or
+ * false: for {@linkcode TestDefinition.ignore}.
+ *
+ * @param what What the command is, for the reason ("the ss command (iproute2)").
+ */
+export function needsCommand(command: string, what: string): string | false {
+  return !hasCommand(command) && `needs ${what}, which is not installed here`;
+}
+
+/** Whether ::1 can be bound here (a machine without IPv6 cannot). */
+export const HAS_IPV6 = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Why a test that needs ::1 is skipped here, or false. */
+export const NEEDS_IPV6: string | false = !HAS_IPV6 &&
+  "::1 cannot be bound here (no IPv6)";
+
+// ---- Bytes and protocols ----------------------------------------------------------
 
 /** `n` random bytes (crypto.getRandomValues fills at most 64 KiB at a time). */
 export function randomBytes(n: number): Uint8Array {
@@ -164,6 +291,8 @@ export async function withLogs<T>(
 ): Promise<T> {
   const records: LogRecord[] = [];
   await configure({
+    // A test that hung past its deadline inside withLogs never reset it.
+    reset: true,
     sinks: { test: (r) => records.push(r) },
     loggers: [
       { category: ["aio", "net"], lowestLevel: "debug", sinks: ["test"] },
@@ -242,6 +371,32 @@ export const tlsFiles = {
 };
 
 /**
+ * A certificate for the name localhost only (no IP address), its key, and
+ * the CA that signed it: a client that checks the peer's address
+ * (127.0.0.1) instead of the name it means is refused.
+ */
+export const nameOnlyTls = {
+  cert: Deno.readTextFileSync(tlsFixture("localhost_only.pem")),
+  key: Deno.readTextFileSync(tlsFixture("localhost_only.key")),
+  ca: Deno.readTextFileSync(tlsFixture("name_ca.pem")),
+};
+
+/**
+ * Asserts that `conn` was closed already (by the library): closing it again
+ * throws `BadResource`. If it was still open, this closes it (so that a
+ * failing check leaks nothing) and fails.
+ */
+export function assertClosed(conn: { close(): void }, what: string): void {
+  try {
+    conn.close();
+  } catch (err) {
+    if (err instanceof Deno.errors.BadResource) return;
+    throw err;
+  }
+  throw new AssertionError(`${what}: the connection was left open`);
+}
+
+/**
  * `promise`, or a rejection naming `what` once `ms` milliseconds have passed:
  * a guard that turns an event that never comes into a failure instead of a
  * hung test. It never waits for the event itself.
@@ -288,6 +443,11 @@ export function abortOnDispose(server: Server): Server {
  * socket that Deno releases only on a later tick is still seen.
  */
 export function boundHere(transport: "tcp" | "udp", port: number): boolean {
+  if (!hasCommand("ss")) {
+    throw new Error(
+      "this check needs the ss command (iproute2), which is not installed here",
+    );
+  }
   const out = new Deno.Command("ss", {
     args: [transport === "tcp" ? "-ltnpH" : "-lunpH", `sport = :${port}`],
   }).outputSync();

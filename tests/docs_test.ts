@@ -11,6 +11,7 @@
  * imports. A `sh` or `text` block is not checked.
  */
 import { assert } from "@std/assert";
+import { test } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -35,7 +36,9 @@ async function pages(): Promise<string[]> {
   return found.filter((_, i) => exists[i]).sort();
 }
 
-Deno.test("docs: every TypeScript example in the README and docs/ type-checks", async () => {
+test("docs: every TypeScript example in the README and docs/ type-checks", {
+  deadline: 120_000,
+}, async () => {
   const files = await pages();
   assert(files.includes("README.md") && files.length > 1, `${files}`);
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

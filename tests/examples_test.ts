@@ -15,9 +15,19 @@ import {
   ClientSession,
   MalformedResponseError,
 } from "../examples/http_client.ts";
-import { digest, randomBytes, socketPath } from "./_helpers.ts";
+import { digest, randomBytes, socketPath, test } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
+/** Each test runs `deno` in subprocesses, which may type-check first: more time. */
+const SUBPROCESS = { deadline: 45_000 };
+/**
+ * How long an example may run before it is killed: a hung example then
+ * fails its test with its transcript (and a killed exit code), before the
+ * test's deadline.
+ */
+const EXAMPLE_MS = 10_000;
+/** How long a server example may take to exit after SIGTERM before SIGKILL. */
+const STOP_MS = 10_000;
 const NET = ["--allow-net"];
 const UNIX = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
@@ -32,6 +42,7 @@ async function runExample(
     cwd: root,
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(EXAMPLE_MS),
   }).output();
   const dec = new TextDecoder();
   return { code, out: dec.decode(stdout) + dec.decode(stderr) };
@@ -73,11 +84,23 @@ class ServerProcess implements AsyncDisposable {
     return this.#ready.promise;
   }
 
-  /** Stops the server with SIGTERM; returns its exit code and transcript. */
+  /**
+   * Stops the server with SIGTERM (SIGKILL if it has not exited
+   * {@linkcode STOP_MS} later); returns its exit code and transcript.
+   */
   async stop(): Promise<{ code: number; out: string }> {
     try {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_MS);
+    });
+    await Promise.race([this.#child.status, stuck]);
+    clearTimeout(timer);
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* exited */ }
     const status = await this.#child.status;
     await this.#done;
     return { code: status.code, out: this.#text };
@@ -88,143 +111,166 @@ class ServerProcess implements AsyncDisposable {
   }
 }
 
-Deno.test("examples: the protocol echo client runs three times against the protocol echo server", async () => {
-  await using server = new ServerProcess("echo_server_protocol.ts", NET, [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-  ], /starting up on 127\.0\.0\.1 port (\d+)/);
-  const port = (await server.ready)[1]!;
-  for (let i = 0; i < 3; i++) {
+test(
+  "examples: the protocol echo client runs three times against the protocol echo server",
+  SUBPROCESS,
+  async () => {
+    await using server = new ServerProcess("echo_server_protocol.ts", NET, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ], /starting up on 127\.0\.0\.1 port (\d+)/);
+    const port = (await server.ready)[1]!;
+    for (let i = 0; i < 3; i++) {
+      const { code, out } = await runExample("echo_client_protocol.ts", NET, [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+      ]);
+      assertEquals(code, 0, out);
+      assertStringIncludes(out, "main: waiting for client to complete");
+      assertStringIncludes(
+        out,
+        `echo_client: connecting to 127.0.0.1 port ${port}`,
+      );
+      assertStringIncludes(out, 'echo_client: sending "This is the message. "');
+      assertStringIncludes(out, 'echo_client: sending "in parts."');
+      const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((
+        m,
+      ) => m[1]).join("");
+      assertEquals(echoed, "This is the message. It will be sent in parts.");
+      assertStringIncludes(out, "echo_client: received EOF");
+    }
+    const { code, out } = await server.stop();
+    assertEquals(code, 0, out);
+    assertEquals(out.match(/: connection accepted/g)?.length, 3);
+    assertEquals(out.match(/: received EOF/g)?.length, 3);
+    assertEquals(out.match(/EchoServer_127\.0\.0\.1_\d+: closing/g)?.length, 3);
+    assertStringIncludes(out, "main: closing server");
+  },
+);
+
+test(
+  "examples: the protocol echo client sends the parts given on the command line",
+  SUBPROCESS,
+  async () => {
+    await using server = new ServerProcess("echo_server_protocol.ts", NET, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ], /port (\d+)/);
+    const port = (await server.ready)[1]!;
     const { code, out } = await runExample("echo_client_protocol.ts", NET, [
       "--host",
       "127.0.0.1",
       "--port",
       port,
+      "ping ",
+      "pong",
     ]);
     assertEquals(code, 0, out);
-    assertStringIncludes(out, "main: waiting for client to complete");
-    assertStringIncludes(
-      out,
-      `echo_client: connecting to 127.0.0.1 port ${port}`,
+    const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
+      m[1]
+    ).join("");
+    assertEquals(echoed, "ping pong");
+  },
+);
+
+test(
+  "examples: the streams echo pair (read(128), drain())",
+  SUBPROCESS,
+  async () => {
+    await using server = new ServerProcess("echo_server_streams.ts", NET, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ], /port (\d+)/);
+    const port = (await server.ready)[1]!;
+    const long = "x".repeat(300); // more than one read(128)
+    const { code, out } = await runExample("echo_client_streams.ts", NET, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      port,
+      "a",
+      long,
+    ]);
+    assertEquals(code, 0, out);
+    assertStringIncludes(out, "echo_client: waiting for response");
+    const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
+      m[1]
+    ).join("");
+    assertEquals(echoed, "a" + long);
+    assertStringIncludes(out, "echo_client: closing");
+    const stopped = await server.stop();
+    assertEquals(stopped.code, 0, stopped.out);
+    assertStringIncludes(stopped.out, "connection accepted");
+    assert(
+      (stopped.out.match(/echo_127\.0\.0\.1_\d+: received/g)?.length ?? 0) >= 3,
+      stopped.out,
     );
-    assertStringIncludes(out, 'echo_client: sending "This is the message. "');
-    assertStringIncludes(out, 'echo_client: sending "in parts."');
+  },
+);
+
+test(
+  "examples: the TCP echo pair of the streams documentation",
+  SUBPROCESS,
+  async () => {
+    await using server = new ServerProcess("tcp_echo_server.ts", NET, [
+      "--port",
+      "0",
+    ], /Serving on 127\.0\.0\.1:(\d+)/);
+    const port = (await server.ready)[1]!;
+    const { code, out } = await runExample("tcp_echo_client.ts", NET, [
+      "--port",
+      port,
+    ]);
+    assertEquals(code, 0, out);
+    assertEquals(out.trim().split("\n"), [
+      'Send: "Hello World!"',
+      'Received: "Hello World!"',
+      "Close the connection",
+    ]);
+    const stopped = await server.stop();
+    assertEquals(stopped.code, 0, stopped.out);
+    assertStringIncludes(
+      stopped.out,
+      'Received "Hello World!" from 127.0.0.1:',
+    );
+    assertStringIncludes(stopped.out, 'Send: "Hello World!"');
+  },
+);
+
+test(
+  "examples: the Unix echo pair over a socket path",
+  SUBPROCESS,
+  async () => {
+    const path = socketPath("example");
+    await using server = new ServerProcess("unix_echo_server.ts", UNIX, [
+      "--path",
+      path,
+    ], /starting up on (\S+)/);
+    assertEquals((await server.ready)[1], path);
+    const { code, out } = await runExample("unix_echo_client.ts", UNIX, [
+      "--path",
+      path,
+    ]);
+    assertEquals(code, 0, out);
     const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
       m[1]
     ).join("");
     assertEquals(echoed, "This is the message. It will be sent in parts.");
-    assertStringIncludes(out, "echo_client: received EOF");
-  }
-  const { code, out } = await server.stop();
-  assertEquals(code, 0, out);
-  assertEquals(out.match(/: connection accepted/g)?.length, 3);
-  assertEquals(out.match(/: received EOF/g)?.length, 3);
-  assertEquals(out.match(/EchoServer_127\.0\.0\.1_\d+: closing/g)?.length, 3);
-  assertStringIncludes(out, "main: closing server");
-});
-
-Deno.test("examples: the protocol echo client sends the parts given on the command line", async () => {
-  await using server = new ServerProcess("echo_server_protocol.ts", NET, [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-  ], /port (\d+)/);
-  const port = (await server.ready)[1]!;
-  const { code, out } = await runExample("echo_client_protocol.ts", NET, [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    port,
-    "ping ",
-    "pong",
-  ]);
-  assertEquals(code, 0, out);
-  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
-    m[1]
-  ).join("");
-  assertEquals(echoed, "ping pong");
-});
-
-Deno.test("examples: the streams echo pair (read(128), drain())", async () => {
-  await using server = new ServerProcess("echo_server_streams.ts", NET, [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-  ], /port (\d+)/);
-  const port = (await server.ready)[1]!;
-  const long = "x".repeat(300); // more than one read(128)
-  const { code, out } = await runExample("echo_client_streams.ts", NET, [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    port,
-    "a",
-    long,
-  ]);
-  assertEquals(code, 0, out);
-  assertStringIncludes(out, "echo_client: waiting for response");
-  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
-    m[1]
-  ).join("");
-  assertEquals(echoed, "a" + long);
-  assertStringIncludes(out, "echo_client: closing");
-  const stopped = await server.stop();
-  assertEquals(stopped.code, 0, stopped.out);
-  assertStringIncludes(stopped.out, "connection accepted");
-  assert(
-    (stopped.out.match(/echo_127\.0\.0\.1_\d+: received/g)?.length ?? 0) >= 3,
-    stopped.out,
-  );
-});
-
-Deno.test("examples: the TCP echo pair of the streams documentation", async () => {
-  await using server = new ServerProcess("tcp_echo_server.ts", NET, [
-    "--port",
-    "0",
-  ], /Serving on 127\.0\.0\.1:(\d+)/);
-  const port = (await server.ready)[1]!;
-  const { code, out } = await runExample("tcp_echo_client.ts", NET, [
-    "--port",
-    port,
-  ]);
-  assertEquals(code, 0, out);
-  assertEquals(out.trim().split("\n"), [
-    'Send: "Hello World!"',
-    'Received: "Hello World!"',
-    "Close the connection",
-  ]);
-  const stopped = await server.stop();
-  assertEquals(stopped.code, 0, stopped.out);
-  assertStringIncludes(stopped.out, 'Received "Hello World!" from 127.0.0.1:');
-  assertStringIncludes(stopped.out, 'Send: "Hello World!"');
-});
-
-Deno.test("examples: the Unix echo pair over a socket path", async () => {
-  const path = socketPath("example");
-  await using server = new ServerProcess("unix_echo_server.ts", UNIX, [
-    "--path",
-    path,
-  ], /starting up on (\S+)/);
-  assertEquals((await server.ready)[1], path);
-  const { code, out } = await runExample("unix_echo_client.ts", UNIX, [
-    "--path",
-    path,
-  ]);
-  assertEquals(code, 0, out);
-  const echoed = [...out.matchAll(/echo_client: received "(.*)"/g)].map((m) =>
-    m[1]
-  ).join("");
-  assertEquals(echoed, "This is the message. It will be sent in parts.");
-  const stopped = await server.stop();
-  assertEquals(stopped.code, 0, stopped.out);
-  assertStringIncludes(stopped.out, "echo_unix: connection accepted");
-  // The server removed its socket file on the way out.
-  await assertRejects(() => Deno.lstat(path), Deno.errors.NotFound);
-});
+    const stopped = await server.stop();
+    assertEquals(stopped.code, 0, stopped.out);
+    assertStringIncludes(stopped.out, "echo_unix: connection accepted");
+    // The server removed its socket file on the way out.
+    await assertRejects(() => Deno.lstat(path), Deno.errors.NotFound);
+  },
+);
 
 /**
  * Runs a TLS example pair: its server on a free port with the test
@@ -257,45 +303,61 @@ async function runTlsPair(
   return { client: out, server: stopped.out };
 }
 
-Deno.test("examples: the TLS echo pair negotiates ALPN and echoes over TLS", async () => {
-  const { client, server } = await runTlsPair("tls_echo.ts", "TLS");
-  assertStringIncludes(client, 'negotiated ALPN protocol "echo/1"');
-  const echoed = [...client.matchAll(/echo_client: received "(.*)"/g)].map((
-    m,
-  ) => m[1]).join("");
-  assertEquals(echoed, "This is the message. It will be sent in parts.");
-  assertStringIncludes(server, "connection accepted");
-});
+test(
+  "examples: the TLS echo pair negotiates ALPN and echoes over TLS",
+  SUBPROCESS,
+  async () => {
+    const { client, server } = await runTlsPair("tls_echo.ts", "TLS");
+    assertStringIncludes(client, 'negotiated ALPN protocol "echo/1"');
+    const echoed = [...client.matchAll(/echo_client: received "(.*)"/g)].map((
+      m,
+    ) => m[1]).join("");
+    assertEquals(echoed, "This is the message. It will be sent in parts.");
+    assertStringIncludes(server, "connection accepted");
+  },
+);
 
-Deno.test("examples: the STARTTLS pair upgrades mid-conversation on both sides", async () => {
-  const { client, server } = await runTlsPair("starttls.ts", "STARTTLS");
-  const replies = [...client.matchAll(/client: reply "(.*)"/g)].map((m) =>
-    m[1]
-  );
-  assertEquals(replies, [
-    "250 hello client.example, over plain",
-    "220 go ahead",
-    "250 hello client.example, over TLS",
-    "221 bye",
-  ]);
-  assertStringIncludes(server, 'server: received "EHLO client.example" (TLS)');
-});
+test(
+  "examples: the STARTTLS pair upgrades mid-conversation on both sides",
+  SUBPROCESS,
+  async () => {
+    const { client, server } = await runTlsPair("starttls.ts", "STARTTLS");
+    const replies = [...client.matchAll(/client: reply "(.*)"/g)].map((m) =>
+      m[1]
+    );
+    assertEquals(replies, [
+      "250 hello client.example, over plain",
+      "220 go ahead",
+      "250 hello client.example, over TLS",
+      "221 bye",
+    ]);
+    assertStringIncludes(
+      server,
+      'server: received "EHLO client.example" (TLS)',
+    );
+  },
+);
 
-Deno.test("examples: deno task demo runs every pair and exits 0", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "demo"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout) +
-    new TextDecoder().decode(stderr);
-  assertEquals(code, 0, out);
-  assertEquals(out.match(/echo_client: received EOF/g)?.length, 3);
-  assertStringIncludes(out, "=== Streams echo server and client");
-  assertStringIncludes(out, "echo_unix: closing");
-  assertStringIncludes(out, "=== done ===");
-});
+test(
+  "examples: deno task demo runs every pair and exits 0",
+  SUBPROCESS,
+  async () => {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "demo"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(EXAMPLE_MS),
+    }).output();
+    const out = new TextDecoder().decode(stdout) +
+      new TextDecoder().decode(stderr);
+    assertEquals(code, 0, out);
+    assertEquals(out.match(/echo_client: received EOF/g)?.length, 3);
+    assertStringIncludes(out, "=== Streams echo server and client");
+    assertStringIncludes(out, "echo_unix: closing");
+    assertStringIncludes(out, "=== done ===");
+  },
+);
 
 /** A raw HTTP server that answers one request with `response`, then closes. */
 function rawHttp(
@@ -321,173 +383,201 @@ function rawHttp(
   return { url: `http://127.0.0.1:${listener.addr.port}/path?q=1`, done };
 }
 
-Deno.test("examples: the HTTP client reads Content-Length, chunked and EOF-framed bodies", async () => {
-  const session = new ClientSession();
-  {
-    const server = rawHttp(
-      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello",
-    );
-    const res = await session.get(server.url);
-    await server.done;
-    assertEquals([res.status, res.reason, res.headers.get("x-a")], [
-      200,
-      "OK",
-      "1",
-    ]);
-    assertEquals(new TextDecoder().decode(res.body), "hello");
-  }
-  {
-    const server = rawHttp(
-      "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n",
-    );
-    const res = await session.get(server.url);
-    await server.done;
-    assertEquals(res.status, 201);
-    assertEquals(
-      new TextDecoder().decode(res.body),
-      "Wikipedia in \r\n\r\nchunks.",
-    );
-  }
-  {
-    const server = rawHttp(
-      "HTTP/1.0 404 Not Found\r\nServer: raw\r\n\r\nuntil the end",
-    );
-    const res = await session.get(server.url);
-    await server.done;
-    assertEquals(res.status, 404);
-    assertEquals(new TextDecoder().decode(res.body), "until the end");
-  }
-});
-
-Deno.test("examples: the HTTP client runs against Deno.serve from the command line", async () => {
-  const controller = new AbortController();
-  const server = Deno.serve(
+test(
+  "examples: the HTTP client reads Content-Length, chunked and EOF-framed bodies",
+  SUBPROCESS,
+  async () => {
+    const session = new ClientSession();
     {
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-      onListen: () => {},
-    },
-    () => new Response("served by Deno\n", { headers: { "x-test": "yes" } }),
-  );
-  const { code, out } = await runExample("http_client.ts", NET, [
-    `http://127.0.0.1:${server.addr.port}/`,
-  ]);
-  controller.abort();
-  await server.finished;
-  assertEquals(code, 0, out);
-  assertStringIncludes(out, "HTTP 200 OK");
-  assertStringIncludes(out, "x-test: yes");
-  assertStringIncludes(out, "served by Deno");
-});
+      const server = rawHttp(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello",
+      );
+      const res = await session.get(server.url);
+      await server.done;
+      assertEquals([res.status, res.reason, res.headers.get("x-a")], [
+        200,
+        "OK",
+        "1",
+      ]);
+      assertEquals(new TextDecoder().decode(res.body), "hello");
+    }
+    {
+      const server = rawHttp(
+        "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n",
+      );
+      const res = await session.get(server.url);
+      await server.done;
+      assertEquals(res.status, 201);
+      assertEquals(
+        new TextDecoder().decode(res.body),
+        "Wikipedia in \r\n\r\nchunks.",
+      );
+    }
+    {
+      const server = rawHttp(
+        "HTTP/1.0 404 Not Found\r\nServer: raw\r\n\r\nuntil the end",
+      );
+      const res = await session.get(server.url);
+      await server.done;
+      assertEquals(res.status, 404);
+      assertEquals(new TextDecoder().decode(res.body), "until the end");
+    }
+  },
+);
 
-Deno.test("examples: the HTTP client gives clear errors for bad URLs and malformed responses", async () => {
-  const session = new ClientSession();
-  await assertRejects(() => session.get("not a url"), TypeError, "Invalid URL");
-  await assertRejects(
-    () => session.get("https://127.0.0.1/"),
-    TypeError,
-    "only http: URLs",
-  );
-  for (
-    const [response, message] of [
-      ["SMTP ready\r\n\r\n", "Malformed status line"],
-      ["HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "Malformed header line"],
-      [
-        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
-        "body ended after 5 of 10 bytes",
-      ],
-      [
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "Malformed chunk size",
-      ],
-      ["HTTP/1.1 200 OK\r\n", "closed in the headers"],
-    ]
-  ) {
-    const server = rawHttp(response!);
-    const err = await session.get(server.url).then(() => null, (e) => e);
-    await server.done;
-    assertInstanceOf(err, MalformedResponseError);
-    assertStringIncludes(err.message, message!);
-  }
-  const { code, out } = await runExample("http_client.ts", NET, [
-    "ftp://example.invalid/",
-  ]);
-  assertEquals(code, 1);
-  assertStringIncludes(out, "only http: URLs are supported");
-});
-
-Deno.test("examples: file_send pipes a file through writer.writable and reader.readable, byte for byte", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "aio-net-file-" });
-  try {
-    const source = `${dir}/source.bin`;
-    const dest = `${dir}/dest.bin`;
-    const payload = randomBytes(5 * 1024 * 1024 + 17);
-    await Deno.writeFile(source, payload);
-    const { code, out } = await runExample("file_send.ts", [
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-    ], [source, dest]);
-    assertEquals(code, 0, out);
-    assertStringIncludes(out, `sender: sent ${payload.length} bytes`);
-    assertStringIncludes(out, `receiver: wrote ${payload.length} bytes`);
-    assertStringIncludes(out, `the receiver wrote ${payload.length} bytes`);
-    assertEquals(
-      await digest(await Deno.readFile(dest)),
-      await digest(payload),
+test(
+  "examples: the HTTP client runs against Deno.serve from the command line",
+  SUBPROCESS,
+  async () => {
+    const controller = new AbortController();
+    const server = Deno.serve(
+      {
+        hostname: "127.0.0.1",
+        port: 0,
+        signal: controller.signal,
+        onListen: () => {},
+      },
+      () => new Response("served by Deno\n", { headers: { "x-test": "yes" } }),
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    const { code, out } = await runExample("http_client.ts", NET, [
+      `http://127.0.0.1:${server.addr.port}/`,
+    ]);
+    controller.abort();
+    await server.finished;
+    assertEquals(code, 0, out);
+    assertStringIncludes(out, "HTTP 200 OK");
+    assertStringIncludes(out, "x-test: yes");
+    assertStringIncludes(out, "served by Deno");
+  },
+);
 
-Deno.test("examples: the UDP echo pair of the asyncio documentation", async () => {
-  await using server = new ServerProcess("udp_echo_server.ts", NET, [
-    "--port",
-    "0",
-  ], /Serving on 127\.0\.0\.1:(\d+)/);
-  const port = (await server.ready)[1]!;
-  for (const words of [[], ["ping", "pong"]]) {
+test(
+  "examples: the HTTP client gives clear errors for bad URLs and malformed responses",
+  SUBPROCESS,
+  async () => {
+    const session = new ClientSession();
+    await assertRejects(
+      () => session.get("not a url"),
+      TypeError,
+      "Invalid URL",
+    );
+    await assertRejects(
+      () => session.get("https://127.0.0.1/"),
+      TypeError,
+      "only http: URLs",
+    );
+    for (
+      const [response, message] of [
+        ["SMTP ready\r\n\r\n", "Malformed status line"],
+        ["HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "Malformed header line"],
+        [
+          "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+          "body ended after 5 of 10 bytes",
+        ],
+        [
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+          "Malformed chunk size",
+        ],
+        ["HTTP/1.1 200 OK\r\n", "closed in the headers"],
+      ]
+    ) {
+      const server = rawHttp(response!);
+      const err = await session.get(server.url).then(() => null, (e) => e);
+      await server.done;
+      assertInstanceOf(err, MalformedResponseError);
+      assertStringIncludes(err.message, message!);
+    }
+    const { code, out } = await runExample("http_client.ts", NET, [
+      "ftp://example.invalid/",
+    ]);
+    assertEquals(code, 1);
+    assertStringIncludes(out, "only http: URLs are supported");
+  },
+);
+
+test(
+  "examples: file_send pipes a file through writer.writable and reader.readable, byte for byte",
+  SUBPROCESS,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "aio-net-file-" });
+    try {
+      const source = `${dir}/source.bin`;
+      const dest = `${dir}/dest.bin`;
+      const payload = randomBytes(5 * 1024 * 1024 + 17);
+      await Deno.writeFile(source, payload);
+      const { code, out } = await runExample("file_send.ts", [
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+      ], [source, dest]);
+      assertEquals(code, 0, out);
+      assertStringIncludes(out, `sender: sent ${payload.length} bytes`);
+      assertStringIncludes(out, `receiver: wrote ${payload.length} bytes`);
+      assertStringIncludes(out, `the receiver wrote ${payload.length} bytes`);
+      assertEquals(
+        await digest(await Deno.readFile(dest)),
+        await digest(payload),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+test(
+  "examples: the UDP echo pair of the asyncio documentation",
+  SUBPROCESS,
+  async () => {
+    await using server = new ServerProcess("udp_echo_server.ts", NET, [
+      "--port",
+      "0",
+    ], /Serving on 127\.0\.0\.1:(\d+)/);
+    const port = (await server.ready)[1]!;
+    for (const words of [[], ["ping", "pong"]]) {
+      const { code, out } = await runExample("udp_echo_client.ts", NET, [
+        "--port",
+        port,
+        ...words,
+      ]);
+      assertEquals(code, 0, out);
+      const message = words.length ? words.join(" ") : "Hello World!";
+      assertEquals(out.trim().split("\n"), [
+        `Send: ${message}`,
+        `Received: ${message}`,
+        "Close the socket",
+        "Connection closed",
+      ]);
+    }
+    const stopped = await server.stop();
+    assertEquals(stopped.code, 0, stopped.out);
+    const lines = stopped.out.trim().split("\n");
+    assertEquals(lines.slice(0, 2), [
+      "Starting UDP server",
+      `Serving on 127.0.0.1:${port}`,
+    ]);
+    assertMatch(lines[2]!, /^Received "Hello World!" from 127\.0\.0\.1:\d+$/);
+    assertMatch(lines[3]!, /^Send "Hello World!" to 127\.0\.0\.1:\d+$/);
+    assertMatch(lines[4]!, /^Received "ping pong" from 127\.0\.0\.1:\d+$/);
+    assertEquals(lines.length, 6);
+  },
+);
+
+test(
+  "examples: the UDP echo client gives up when no server answers (Deno reports no ICMP error)",
+  SUBPROCESS,
+  async () => {
+    // Port 9 is the discard port: whatever listens there (if anything) never answers.
     const { code, out } = await runExample("udp_echo_client.ts", NET, [
       "--port",
-      port,
-      ...words,
+      "9",
+      "--timeout",
+      "300",
     ]);
-    assertEquals(code, 0, out);
-    const message = words.length ? words.join(" ") : "Hello World!";
+    assertEquals(code, 1, out);
     assertEquals(out.trim().split("\n"), [
-      `Send: ${message}`,
-      `Received: ${message}`,
-      "Close the socket",
+      "Send: Hello World!",
+      "No reply within 300 ms: is the server running?",
       "Connection closed",
     ]);
-  }
-  const stopped = await server.stop();
-  assertEquals(stopped.code, 0, stopped.out);
-  const lines = stopped.out.trim().split("\n");
-  assertEquals(lines.slice(0, 2), [
-    "Starting UDP server",
-    `Serving on 127.0.0.1:${port}`,
-  ]);
-  assertMatch(lines[2]!, /^Received "Hello World!" from 127\.0\.0\.1:\d+$/);
-  assertMatch(lines[3]!, /^Send "Hello World!" to 127\.0\.0\.1:\d+$/);
-  assertMatch(lines[4]!, /^Received "ping pong" from 127\.0\.0\.1:\d+$/);
-  assertEquals(lines.length, 6);
-});
-
-Deno.test("examples: the UDP echo client gives up when no server answers (Deno reports no ICMP error)", async () => {
-  // Port 9 is the discard port: whatever listens there (if anything) never answers.
-  const { code, out } = await runExample("udp_echo_client.ts", NET, [
-    "--port",
-    "9",
-    "--timeout",
-    "300",
-  ]);
-  assertEquals(code, 1, out);
-  assertEquals(out.trim().split("\n"), [
-    "Send: Hello World!",
-    "No reply within 300 ms: is the server running?",
-    "Connection closed",
-  ]);
-});
+  },
+);

@@ -49,6 +49,7 @@ import {
   Recorder,
   socketPath,
   streamsEcho,
+  test,
   tlsFiles,
   within,
 } from "./_helpers.ts";
@@ -108,7 +109,7 @@ function assertClosed(conn: Deno.Conn): void {
 
 // ---- 1. Every option key is checked -----------------------------------------
 
-Deno.test("an unknown option is a TypeError naming it and the nearest known option, at every TCP, Unix and streams entry point", async () => {
+test("an unknown option is a TypeError naming it and the nearest known option, at every TCP, Unix and streams entry point", async () => {
   await using server = await createServer(factory, "127.0.0.1", 0);
   const port = portOf(server);
   const path = socketPath("unknown");
@@ -187,7 +188,7 @@ Deno.test("an unknown option is a TypeError naming it and the nearest known opti
   assertEquals(server.isServing(), true);
 });
 
-Deno.test("asyncio's options that Deno cannot honour throw a TypeError saying why and what to use instead", async () => {
+test("asyncio's options that Deno cannot honour throw a TypeError saying why and what to use instead", async () => {
   const bad = (options: Record<string, unknown>) => options as never;
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ ssl: true }, /Unsupported option "ssl".*options\.tls/],
@@ -225,7 +226,7 @@ Deno.test("asyncio's options that Deno cannot honour throw a TypeError saying wh
   }
 });
 
-Deno.test("the options of waits, startTls and the writer are closed too", async () => {
+test("the options of waits, startTls and the writer are closed too", async () => {
   await using server = abortOnDispose(
     await startServer(streamsEcho, "127.0.0.1", 0),
   );
@@ -260,7 +261,7 @@ Deno.test("the options of waits, startTls and the writer are closed too", async 
   await writer.waitClosed();
 });
 
-Deno.test("a connection handed over with bad options is closed, not leaked", async () => {
+test("a connection handed over with bad options is closed, not leaked", async () => {
   const cases: ((conn: Deno.Conn) => Promise<unknown>)[] = [
     (conn) => createConnection(factory, { conn, tsl: {} } as never),
     (conn) => connectAcceptedSocket(factory, conn, { noDelai: true } as never),
@@ -312,7 +313,7 @@ const REPORTS = [
   "Cannot serve a connection: the protocol factory failed",
 ];
 
-Deno.test("with nothing configured, a callback's, a client callback's and a factory's exception are each printed once to stderr, with peer and server", async () => {
+test("with nothing configured, a callback's, a client callback's and a factory's exception are each printed once to stderr, with peer and server", async () => {
   const { code, stdout, stderr } = await runReportChild("default");
   assertEquals(code, 0, stderr);
   assertStringIncludes(stdout, "done");
@@ -331,7 +332,7 @@ Deno.test("with nothing configured, a callback's, a client callback's and a fact
   );
 });
 
-Deno.test("once the application configures LogTape, the reports go there as errors and stderr stays empty", async () => {
+test("once the application configures LogTape, the reports go there as errors and stderr stays empty", async () => {
   const { code, stdout, stderr } = await runReportChild("logtape");
   assertEquals(code, 0, stderr);
   assertEquals(stderr, "");
@@ -346,7 +347,7 @@ Deno.test("once the application configures LogTape, the reports go there as erro
   }
 });
 
-Deno.test("an exception handler receives every report with its context, and nothing is printed", async () => {
+test("an exception handler receives every report with its context, and nothing is printed", async () => {
   const { code, stdout, stderr } = await runReportChild("handler");
   assertEquals(code, 0, stderr);
   assertEquals(stderr, "");
@@ -366,7 +367,7 @@ Deno.test("an exception handler receives every report with its context, and noth
   assertEquals(contexts[0].hasProtocol, true);
 });
 
-Deno.test("an exception handler that throws loses nothing: both its error and the original reach stderr", async () => {
+test("an exception handler that throws loses nothing: both its error and the original reach stderr", async () => {
   const { code, stderr } = await runReportChild("handler-throws");
   assertEquals(code, 0, stderr);
   assertEquals(count(stderr, "Exception in the exception handler"), 3);
@@ -374,7 +375,7 @@ Deno.test("an exception handler that throws loses nothing: both its error and th
   for (const report of REPORTS) assertEquals(count(stderr, report), 1, report);
 });
 
-Deno.test("setExceptionHandler returns the handler it replaces and refuses a non-function", () => {
+test("setExceptionHandler returns the handler it replaces and refuses a non-function", () => {
   assertEquals(getExceptionHandler(), null);
   const mine = (_: ExceptionContext) => {};
   assertEquals(setExceptionHandler(mine), null);
@@ -388,7 +389,7 @@ Deno.test("setExceptionHandler returns the handler it replaces and refuses a non
   assertEquals(getExceptionHandler(), null);
 });
 
-Deno.test("an exception in connectionLost() is reported with its context, once", async () => {
+test("an exception in connectionLost() is reported with its context, once", async () => {
   const seen: ExceptionContext[] = [];
   const reported = Promise.withResolvers<void>();
   const previous = setExceptionHandler((context) => {
@@ -423,7 +424,7 @@ Deno.test("an exception in connectionLost() is reported with its context, once",
   }
 });
 
-Deno.test("examples: file_send exits 1 and says why when the receiver cannot write the file", async () => {
+test("examples: file_send exits 1 and says why when the receiver cannot write the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "aio-net-send-" });
   try {
     const source = `${dir}/source.bin`;
@@ -454,7 +455,7 @@ Deno.test("examples: file_send exits 1 and says why when the receiver cannot wri
 
 // ---- 5. OS errors, signals, abort ---------------------------------------------
 
-Deno.test("OS errors from connect and bind keep their Deno.errors class and name the address", async () => {
+test("OS errors from connect and bind keep their Deno.errors class and name the address", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   try {
@@ -501,7 +502,7 @@ async function deafServer(): Promise<Server> {
   );
 }
 
-Deno.test("drain({ signal }) stops waiting on a peer that reads nothing, and leaves the buffered data queued", async () => {
+test("drain({ signal }) stops waiting on a peer that reads nothing, and leaves the buffered data queued", async () => {
   await using server = await deafServer();
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
   try {
@@ -529,7 +530,7 @@ Deno.test("drain({ signal }) stops waiting on a peer that reads nothing, and lea
   }
 });
 
-Deno.test("writer.writable.abort() aborts the connection at once while a write waits on drain()", async () => {
+test("writer.writable.abort() aborts the connection at once while a write waits on drain()", async () => {
   await using server = await deafServer();
   const [, writer] = await openConnection("127.0.0.1", portOf(server));
   try {
@@ -548,7 +549,7 @@ Deno.test("writer.writable.abort() aborts the connection at once while a write w
   }
 });
 
-Deno.test("Server.waitClosed({ signal }) stops waiting for a client that stays, and resolves once it goes", async () => {
+test("Server.waitClosed({ signal }) stops waiting for a client that stays, and resolves once it goes", async () => {
   const server = await createServer(() => new Recorder(), "127.0.0.1", 0);
   const [transport, client] = await createConnection(
     () => new Recorder(),
@@ -574,7 +575,7 @@ Deno.test("Server.waitClosed({ signal }) stops waiting for a client that stays, 
 
 // ---- The three messages -------------------------------------------------------
 
-Deno.test("IncompleteReadError from readuntil at EOF says what happened, without 'undefined'", async () => {
+test("IncompleteReadError from readuntil at EOF says what happened, without 'undefined'", async () => {
   const reader = new StreamReader();
   reader.feedData(enc("no newline"));
   reader.feedEof();
@@ -590,7 +591,7 @@ Deno.test("IncompleteReadError from readuntil at EOF says what happened, without
   assertEquals(err.expected, null);
 });
 
-Deno.test("new Server() says how a server is made", () => {
+test("new Server() says how a server is made", () => {
   const NewServer = Server as unknown as new (init?: unknown) => Server;
   assertThrows(
     () => new NewServer(),
@@ -599,7 +600,7 @@ Deno.test("new Server() says how a server is made", () => {
   );
 });
 
-Deno.test("readuntil with several separators applies the limit the same whatever the list's order", async () => {
+test("readuntil with several separators applies the limit the same whatever the list's order", async () => {
   for (const seps of [["\r\n", "\n"], ["\n", "\r\n"]]) {
     const reader = new StreamReader({ limit: 2 });
     reader.feedData(enc("ab\r\nrest"));

@@ -12,13 +12,19 @@ import {
   readerUpdated,
   setReaderTransport,
 } from "../_stream_reader.ts";
-import { digest, portOf, randomBytes } from "./_helpers.ts";
+import {
+  abortOnDispose,
+  digest,
+  portOf,
+  randomBytes,
+  test,
+} from "./_helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const tick = () => new Promise<void>((r) => setTimeout(r, 0));
 
-Deno.test("readInto fills the buffer in parts, with what is buffered, then 0 at EOF", async () => {
+test("readInto fills the buffer in parts, with what is buffered, then 0 at EOF", async () => {
   const reader = new StreamReader();
   reader.feedData(enc("0123456789"));
   reader.feedEof();
@@ -35,7 +41,7 @@ Deno.test("readInto fills the buffer in parts, with what is buffered, then 0 at 
   assertEquals(reader.atEof(), true);
 });
 
-Deno.test("readInto waits for data, writes into a view at its offset, and returns what arrived", async () => {
+test("readInto waits for data, writes into a view at its offset, and returns what arrived", async () => {
   const reader = new StreamReader();
   const backing = new Uint8Array(8).fill(0x2e);
   const view = backing.subarray(2, 6);
@@ -48,7 +54,7 @@ Deno.test("readInto waits for data, writes into a view at its offset, and return
   assertEquals(await reader.readInto(new Uint8Array(0)), 0);
 });
 
-Deno.test("readInto rejects with the reader's exception, pending or later", async () => {
+test("readInto rejects with the reader's exception, pending or later", async () => {
   const reader = new StreamReader();
   const pending = reader.readInto(new Uint8Array(4));
   const err = new Deno.errors.ConnectionReset("gone");
@@ -60,7 +66,7 @@ Deno.test("readInto rejects with the reader's exception, pending or later", asyn
   );
 });
 
-Deno.test("readInto: an aborted wait rejects with the reason, keeps later bytes, and can be retried at once", async () => {
+test("readInto: an aborted wait rejects with the reason, keeps later bytes, and can be retried at once", async () => {
   const reader = new StreamReader();
   const ac = new AbortController();
   const pending = reader.readInto(new Uint8Array(4), { signal: ac.signal });
@@ -79,7 +85,7 @@ Deno.test("readInto: an aborted wait rejects with the reason, keeps later bytes,
   );
 });
 
-Deno.test("readInto mixes with readline, readexactly and read, in stream order", async () => {
+test("readInto mixes with readline, readexactly and read, in stream order", async () => {
   const reader = new StreamReader();
   reader.feedData(enc("line one\nABCDEFGHIJ"));
   reader.feedData(enc("KL\nrest"));
@@ -96,7 +102,7 @@ Deno.test("readInto mixes with readline, readexactly and read, in stream order",
   assertEquals(await reader.readInto(buf), 0);
 });
 
-Deno.test("readInto: bad arguments and a second concurrent wait are refused", async () => {
+test("readInto: bad arguments and a second concurrent wait are refused", async () => {
   const reader = new StreamReader();
   await assertRejects(
     () => reader.readInto("buffer" as unknown as Uint8Array),
@@ -118,7 +124,7 @@ Deno.test("readInto: bad arguments and a second concurrent wait are refused", as
   assertEquals(await first, 1);
 });
 
-Deno.test("readInto resumes a paused transport once it drains the buffer to the limit", async () => {
+test("readInto resumes a paused transport once it drains the buffer to the limit", async () => {
   const reader = new StreamReader({ limit: 10 });
   const calls: string[] = [];
   setReaderTransport(reader, {
@@ -134,7 +140,7 @@ Deno.test("readInto resumes a paused transport once it drains the buffer to the 
   assertEquals(calls, ["pause", "resume"]);
 });
 
-Deno.test("feedData copies: changing the fed array afterwards changes nothing read", async () => {
+test("feedData copies: changing the fed array afterwards changes nothing read", async () => {
   const reader = new StreamReader();
   const data = enc("abcdef");
   reader.feedData(data);
@@ -145,19 +151,21 @@ Deno.test("feedData copies: changing the fed array afterwards changes nothing re
   assertEquals(dec(kept), "def"); // ...but what it returned is the caller's
 });
 
-Deno.test("streams: an echo on readInto with one reused buffer returns 2 MiB byte for byte", async () => {
-  await using server = await startServer(
-    async (reader, writer) => {
-      const buf = new Uint8Array(65536);
-      let n: number;
-      while ((n = await reader.readInto(buf)) > 0) {
-        writer.write(buf.subarray(0, n)); // write() copies
-        await writer.drain();
-      }
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
+test("streams: an echo on readInto with one reused buffer returns 2 MiB byte for byte", async () => {
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        const buf = new Uint8Array(65536);
+        let n: number;
+        while ((n = await reader.readInto(buf)) > 0) {
+          writer.write(buf.subarray(0, n)); // write() copies
+          await writer.drain();
+        }
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
   const payload = randomBytes(2 * 1024 * 1024);
@@ -190,7 +198,7 @@ Deno.test("streams: an echo on readInto with one reused buffer returns 2 MiB byt
   await writer.waitClosed();
 });
 
-Deno.test("transport reads into reader memory: with reads taken while a read is in flight, every byte arrives in order and every returned view keeps its bytes", async () => {
+test("transport reads into reader memory: with reads taken while a read is in flight, every byte arrives in order and every returned view keeps its bytes", async () => {
   // Drives the reader as the transport does (lend, the socket fills part of
   // it, commit), with the application's reads in between: before the lend,
   // and between the lend and the commit (the read in flight). Views returned
@@ -258,7 +266,7 @@ Deno.test("transport reads into reader memory: with reads taken while a read is 
   }
 });
 
-Deno.test("transport reads into reader memory: a read lent while unread bytes sit just past where it would fit never overwrites them", async () => {
+test("transport reads into reader memory: a read lent while unread bytes sit just past where it would fit never overwrites them", async () => {
   // readInto only, so the reader reuses its memory. Grow the reads to their
   // largest, leave the unread bytes starting just short of one read's length
   // from the buffer's front, then lend: the read must not go to the front
@@ -291,4 +299,82 @@ Deno.test("transport reads into reader memory: a read lent while unread bytes si
   fill(readerBuffer(reader, -1));
   while (got < sent) await take(100_000);
   assertEquals(got, sent);
+});
+
+/** The stream the slow-consumer tests send: a newline every 101 bytes. */
+const lineByteAt = (i: number) =>
+  i % 101 === 100 ? 0x0a : 0x41 + ((i * 7 + Math.floor(i / 101)) % 26);
+
+test("transport reads into reader memory: with a 1 MiB limit and a consumer slower than the data, holding every view, the unread bytes always fit in front of a fresh buffer and every byte arrives in order", async () => {
+  // The transport's three ways in: a socket read (getBuffer(-1): the reader
+  // picks the size, up to 64 KiB), a delivery of a known size (getBuffer(n),
+  // as over TLS), and feedData. Each step brings more than the application
+  // takes, with read(n) and readline(), keeping every view: the unread
+  // bytes grow far beyond a few reads' worth (the case where a fresh buffer
+  // sized without them overflowed: "offset is out of bounds").
+  const limit = 1 << 20;
+  const ways: [string, (reader: StreamReader, at: number) => number][] = [
+    ["getBuffer(-1)", (reader, at) => {
+      const lent = readerBuffer(reader, -1);
+      for (let i = 0; i < lent.length; i++) lent[i] = lineByteAt(at + i);
+      readerUpdated(reader, lent.length);
+      return lent.length;
+    }],
+    ["getBuffer(50000)", (reader, at) => {
+      const lent = readerBuffer(reader, 50_000);
+      for (let i = 0; i < 50_000; i++) lent[i] = lineByteAt(at + i);
+      readerUpdated(reader, 50_000);
+      return 50_000;
+    }],
+    ["feedData", (reader, at) => {
+      const chunk = new Uint8Array(50_000);
+      for (let i = 0; i < chunk.length; i++) chunk[i] = lineByteAt(at + i);
+      reader.feedData(chunk);
+      return chunk.length;
+    }],
+  ];
+  for (const [way, bring] of ways) {
+    const reader = new StreamReader({ limit });
+    const kept: Uint8Array[] = [];
+    let sent = 0;
+    let got = 0;
+    let maxUnread = 0;
+    const take = (part: Uint8Array) => {
+      for (let i = 0; i < part.length; i++) {
+        if (part[i] !== lineByteAt(got + i)) {
+          assertEquals(part[i], lineByteAt(got + i), `${way}: byte ${got + i}`);
+        }
+      }
+      kept.push(part);
+      got += part.length;
+    };
+    for (let step = 0; step < 40; step++) {
+      const brought = bring(reader, sent);
+      sent += brought;
+      maxUnread = Math.max(maxUnread, sent - got);
+      // Take about a third of what came: a slow consumer.
+      const target = got + Math.floor(brought / 3);
+      for (let i = 0; got < target; i++) {
+        take(i % 2 ? await reader.readline() : await reader.read(2000));
+      }
+    }
+    assert(maxUnread > 1_000_000, `${way}: at most ${maxUnread} bytes unread`);
+    reader.feedEof();
+    take(await reader.read());
+    assertEquals(got, sent, way);
+    // Every view handed out still holds its bytes.
+    let at = 0;
+    for (const part of kept) {
+      for (let i = 0; i < part.length; i++) {
+        if (part[i] !== lineByteAt(at + i)) {
+          assertEquals(
+            part[i],
+            lineByteAt(at + i),
+            `${way}: a kept view changed at byte ${at + i}`,
+          );
+        }
+      }
+      at += part.length;
+    }
+  }
 });

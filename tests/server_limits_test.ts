@@ -35,6 +35,7 @@ import {
   portOf,
   Recorder,
   socketPath,
+  test,
   tlsFiles,
   within,
   withLogs,
@@ -114,7 +115,7 @@ const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ---- idleTimeout -------------------------------------------------------------
 
 for (const net of nets) {
-  Deno.test(`${net.name}: a server's idleTimeout aborts a connection silent that long since its last byte; connectionLost gets TimedOut naming it`, async () => {
+  test(`${net.name}: a server's idleTimeout aborts a connection silent that long since its last byte; connectionLost gets TimedOut naming it`, async () => {
     const { next, factory } = recorders();
     await using server = await net.server(factory, { idleTimeout: 150 });
     const [transport, client] = await net.connect(server, () => new Recorder());
@@ -138,7 +139,7 @@ for (const net of nets) {
     transport.close();
   });
 
-  Deno.test(`${net.name}: a connection's idleTimeout aborts it when the server is silent`, async () => {
+  test(`${net.name}: a connection's idleTimeout aborts it when the server is silent`, async () => {
     await using server = await net.server(() => new Protocol());
     const [, client] = await net.connect(server, () => new Recorder(), {
       idleTimeout: 100,
@@ -147,7 +148,7 @@ for (const net of nets) {
     assertEquals(client.events, ["connectionMade", "connectionLost"]);
   });
 
-  Deno.test(`${net.name}: bytes from the client alone keep a connection with an idleTimeout open`, async () => {
+  test(`${net.name}: bytes from the client alone keep a connection with an idleTimeout open`, async () => {
     const { next, factory } = recorders();
     await using server = await net.server(factory, { idleTimeout: 400 });
     const [transport] = await net.connect(server, () => new Recorder());
@@ -163,7 +164,7 @@ for (const net of nets) {
     assertEquals(await within(served.lost.promise, "closed"), null);
   });
 
-  Deno.test(`${net.name}: bytes from the server alone keep a connection with an idleTimeout open`, async () => {
+  test(`${net.name}: bytes from the server alone keep a connection with an idleTimeout open`, async () => {
     class Ticker extends Protocol {
       #timer: ReturnType<typeof setInterval> | undefined;
       readonly lost = Promise.withResolvers<Error | null>();
@@ -190,7 +191,7 @@ for (const net of nets) {
   });
 }
 
-Deno.test("a write the peer does not read is no activity: the writer's idleTimeout fires once the buffers are full", async () => {
+test("a write the peer does not read is no activity: the writer's idleTimeout fires once the buffers are full", async () => {
   let written = 0;
   const lost = Promise.withResolvers<Error | null>();
   class Flood extends Protocol {
@@ -239,7 +240,7 @@ Deno.test("a write the peer does not read is no activity: the writer's idleTimeo
   await client.lost.promise;
 });
 
-Deno.test("idleTimeout on the streams entry points: the reader fails with the TimedOut", async () => {
+test("idleTimeout on the streams entry points: the reader fails with the TimedOut", async () => {
   const served = Promise.withResolvers<unknown>();
   await using server = abortOnDispose(
     await startServer(
@@ -282,7 +283,7 @@ Deno.test("idleTimeout on the streams entry points: the reader fails with the Ti
   );
 });
 
-Deno.test("connectAcceptedSocket takes an idleTimeout", async () => {
+test("connectAcceptedSocket takes an idleTimeout", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepting = listener.accept();
   const client = await Deno.connect({
@@ -299,7 +300,7 @@ Deno.test("connectAcceptedSocket takes an idleTimeout", async () => {
   client.close();
 });
 
-Deno.test("idleTimeout covers a connection upgraded with startTls: the TLS bytes count, then silence times out", async () => {
+test("idleTimeout covers a connection upgraded with startTls: the TLS bytes count, then silence times out", async () => {
   const served = Promise.withResolvers<unknown>();
   await using server = abortOnDispose(
     await startServer(
@@ -326,7 +327,7 @@ Deno.test("idleTimeout covers a connection upgraded with startTls: the TLS bytes
   await writer.waitClosed().catch(() => {});
 });
 
-Deno.test("a connection with an idleTimeout that closes leaves no timer behind (the op sanitizer checks)", async () => {
+test("a connection with an idleTimeout that closes leaves no timer behind (the op sanitizer checks)", async () => {
   await using server = abortOnDispose(
     await createServer(() => new Echo(), "127.0.0.1", 0, {
       idleTimeout: 60_000,
@@ -385,7 +386,7 @@ async function acceptedSocketError(
   }
 }
 
-Deno.test("idleTimeout is checked at every entry point: RangeError unless a finite number above 0, TypeError for a non-number", async () => {
+test("idleTimeout is checked at every entry point: RangeError unless a finite number above 0, TypeError for a non-number", async () => {
   for (const bad of [0, -1, NaN, Infinity]) {
     for (const [name, call] of entryPoints({ idleTimeout: bad })) {
       const err = await assertRejects(call, RangeError, undefined, name);
@@ -404,7 +405,7 @@ Deno.test("idleTimeout is checked at every entry point: RangeError unless a fini
   assertStringIncludes(err.message, "options.idleTimeout");
 });
 
-Deno.test("idleTimeout with tls: a silent TLS connection times out on the server's side and on the client's", async () => {
+test("idleTimeout with tls: a silent TLS connection times out on the server's side and on the client's", async () => {
   // The server's side: a TLS server whose client goes quiet after the handshake.
   {
     const { factory, next } = recorders();
@@ -448,7 +449,7 @@ Deno.test("idleTimeout with tls: a silent TLS connection times out on the server
 // ---- maxConnections, connectionCount, refusedCount ------------------------------
 
 for (const net of nets) {
-  Deno.test(`${net.name}: beyond maxConnections a connection is accepted and closed at once, and counted; serving resumes as connections end`, async () => {
+  test(`${net.name}: beyond maxConnections a connection is accepted and closed at once, and counted; serving resumes as connections end`, async () => {
     await withLogs(async (records) => {
       const { made, factory, next } = recorders();
       await using server = await net.server(factory, { maxConnections: 2 });
@@ -499,7 +500,7 @@ for (const net of nets) {
   });
 }
 
-Deno.test("connectionCount and maxConnections include a TLS connection still in its handshake", async () => {
+test("connectionCount and maxConnections include a TLS connection still in its handshake", async () => {
   await using server = abortOnDispose(
     await createServer(() => new Protocol(), "127.0.0.1", 0, {
       tls: { cert, key },
@@ -529,7 +530,7 @@ Deno.test("connectionCount and maxConnections include a TLS connection still in 
   await client.lost.promise;
 });
 
-Deno.test("maxConnections is checked on every server: RangeError unless an integer of at least 1, TypeError for a non-number; connections do not take it", async () => {
+test("maxConnections is checked on every server: RangeError unless an integer of at least 1, TypeError for a non-number; connections do not take it", async () => {
   const servers = entryPoints({}).slice(0, 4).map(([name]) => name);
   for (const bad of [0, -1, 1.5, NaN]) {
     for (const [name, call] of entryPoints({ maxConnections: bad })) {
@@ -617,7 +618,7 @@ const isReport = (l: ChildLine) =>
 const isRetry = (l: ChildLine) =>
   l.level === "debug" && /failed again/.test(l.text!);
 
-Deno.test("out of file descriptors, the accept loop reports once, backs off, and serves again once some are free (a child with ulimit -n 64)", async () => {
+test("out of file descriptors, the accept loop reports once, backs off, and serves again once some are free (a child with ulimit -n 64)", async () => {
   const fixture = new URL("./fixtures/emfile_child.ts", import.meta.url)
     .pathname;
   const child = new Deno.Command("sh", {

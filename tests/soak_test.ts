@@ -24,6 +24,7 @@ import {
   type SoakFigures,
   soakProblems,
 } from "./_soak.ts";
+import { test } from "./_helpers.ts";
 
 const SEED = Number(
   Deno.env.get("SOAK_SEED") ?? Math.floor(Math.random() * 1_000_000),
@@ -58,52 +59,60 @@ async function soakInOwnProcess(): Promise<
   return { ...JSON.parse(text), stderr: err };
 }
 
-Deno.test(`soak: three echo servers under load and faults, every echo exact, nothing left open (seed ${SEED})`, async () => {
-  const own = soakInOwnProcess();
-  own.catch(() => {}); // awaited below
-  const figures = await runSoak({
-    clients: 12,
-    seconds: 1.2,
-    seed: SEED,
-    slowReaderMax: 6 * MiB,
-    hangMs: 5000,
-    ownProcess: false, // other test modules share it
-  });
-  const table = `\n${formatFigures(figures)}`;
+test(
+  `soak: three echo servers under load and faults, every echo exact, nothing left open (seed ${SEED})`,
+  { deadline: 120_000 },
+  async () => {
+    const own = soakInOwnProcess();
+    own.catch(() => {}); // awaited below
+    const figures = await runSoak({
+      clients: 12,
+      seconds: 1.2,
+      seed: SEED,
+      slowReaderMax: 6 * MiB,
+      hangMs: 5000,
+      ownProcess: false, // other test modules share it
+    });
+    const table = `\n${formatFigures(figures)}`;
 
-  // In this process (sanitizers on).
-  assertEquals(figures.unhandled, [], `unhandled rejections or errors${table}`);
-  assertEquals(figures.mismatches, [], `wrong echoes${table}`);
-  assertEquals(figures.hangs, [], `hangs${table}`);
-  assertEquals(figures.unexpected, [], `unexpected errors${table}`);
-  assertEquals(
-    figures.fds.soakSocketsAfter,
-    0,
-    `sockets of the soak left open${table}`,
-  );
-  assert(figures.postCheck, `a new server did not accept and echo${table}`);
-  assert(figures.echoes > 0 && figures.bytesEchoed > 0, table);
-  assert(figures.faults.serverCloseClients >= 1, table);
-  assert(figures.faults.serverAbortClients >= 1, table);
-  // Every other kind of fault was injected, no error was logged, and a slow
-  // reader made a server's write buffer fill up.
-  assertEquals(soakProblems(figures), [], table);
+    // In this process (sanitizers on).
+    assertEquals(
+      figures.unhandled,
+      [],
+      `unhandled rejections or errors${table}`,
+    );
+    assertEquals(figures.mismatches, [], `wrong echoes${table}`);
+    assertEquals(figures.hangs, [], `hangs${table}`);
+    assertEquals(figures.unexpected, [], `unexpected errors${table}`);
+    assertEquals(
+      figures.fds.soakSocketsAfter,
+      0,
+      `sockets of the soak left open${table}`,
+    );
+    assert(figures.postCheck, `a new server did not accept and echo${table}`);
+    assert(figures.echoes > 0 && figures.bytesEchoed > 0, table);
+    assert(figures.faults.serverCloseClients >= 1, table);
+    assert(figures.faults.serverAbortClients >= 1, table);
+    // Every other kind of fault was injected, no error was logged, and a slow
+    // reader made a server's write buffer fill up.
+    assertEquals(soakProblems(figures), [], table);
 
-  // In a process of its own: descriptors back to the baseline exactly, RSS
-  // within the tolerance.
-  const { figures: alone, problems, stderr } = await own;
-  const aloneTable = `\n${formatFigures(alone)}\n${stderr}`;
-  assertEquals(
-    alone.fds.after,
-    alone.fds.before,
-    `open descriptors after the run vs before${aloneTable}`,
-  );
-  assertEquals(alone.fds.soakSocketsAfter, 0, aloneTable);
-  assert(
-    alone.rssMiB.after - alone.rssMiB.before <= RSS_TOLERANCE_MIB,
-    `RSS grew by ${
-      (alone.rssMiB.after - alone.rssMiB.before).toFixed(1)
-    } MiB${aloneTable}`,
-  );
-  assertEquals(problems, [], aloneTable);
-});
+    // In a process of its own: descriptors back to the baseline exactly, RSS
+    // within the tolerance.
+    const { figures: alone, problems, stderr } = await own;
+    const aloneTable = `\n${formatFigures(alone)}\n${stderr}`;
+    assertEquals(
+      alone.fds.after,
+      alone.fds.before,
+      `open descriptors after the run vs before${aloneTable}`,
+    );
+    assertEquals(alone.fds.soakSocketsAfter, 0, aloneTable);
+    assert(
+      alone.rssMiB.after - alone.rssMiB.before <= RSS_TOLERANCE_MIB,
+      `RSS grew by ${
+        (alone.rssMiB.after - alone.rssMiB.before).toFixed(1)
+      } MiB${aloneTable}`,
+    );
+    assertEquals(problems, [], aloneTable);
+  },
+);

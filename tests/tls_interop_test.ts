@@ -19,6 +19,7 @@ import {
   enc,
   logText,
   portOf,
+  test,
   tlsFixture,
   within,
   withLogs,
@@ -36,11 +37,9 @@ function interop(
   fn: () => Promise<void>,
 ): void {
   const present = tool === "openssl" ? hasOpenssl : hasOpenssl && hasCurl;
-  Deno.test({
-    name: present
-      ? `interop: ${name}`
-      : `interop: ${name} (IGNORED: ${tool} is not installed)`,
-    ignore: !present,
+  test({
+    name: `interop: ${name}`,
+    ignore: present ? false : `${tool} is not installed`,
     fn,
   });
 }

@@ -24,6 +24,7 @@ import {
   portOf,
   Recorder,
   socketPath,
+  test,
   within,
 } from "./_helpers.ts";
 import { peerCn, pki } from "./_tls_helpers.ts";
@@ -43,7 +44,7 @@ async function quietServer() {
   );
 }
 
-Deno.test("TLS material that is not PEM text is a TypeError at every entry point, saying to read the file first", async () => {
+test("TLS material that is not PEM text is a TypeError at every entry point, saying to read the file first", async () => {
   await using plain = await quietServer();
   const port = portOf(plain);
   const serverCases: [Partial<TlsListenOptions>, string][] = [
@@ -164,7 +165,7 @@ Deno.test("TLS material that is not PEM text is a TypeError at every entry point
   );
 });
 
-Deno.test("A key that does not match its certificate fails the server's call, not its first client", async () => {
+test("A key that does not match its certificate fails the server's call, not its first client", async () => {
   const mismatched = { cert, key: pki.client.key };
   const message = "options.tls.key does not match options.tls.cert";
   const path = socketPath("mismatch");
@@ -211,7 +212,7 @@ Deno.test("A key that does not match its certificate fails the server's call, no
   );
 });
 
-Deno.test("A mismatched key on the server's side of startTls rejects at the call and leaves the connection plain and usable", async () => {
+test("A mismatched key on the server's side of startTls rejects at the call and leaves the connection plain and usable", async () => {
   const outcome = Promise.withResolvers<string>();
   await using server = await startServer(
     async (reader, writer) => {
@@ -240,7 +241,7 @@ Deno.test("A mismatched key on the server's side of startTls rejects at the call
   await writer.waitClosed();
 });
 
-Deno.test("connectAcceptedSocket with a mismatched key rejects and closes the connection it took", async () => {
+test("connectAcceptedSocket with a mismatched key rejects and closes the connection it took", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   const dialled = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -258,7 +259,7 @@ Deno.test("connectAcceptedSocket with a mismatched key rejects and closes the co
   dialled.close();
 });
 
-Deno.test("server.setTlsOptions refuses bad material and keeps the old options; a plain server has none to set", async () => {
+test("server.setTlsOptions refuses bad material and keeps the old options; a plain server has none to set", async () => {
   await using server = await startServer((_r, w) => w.close(), "127.0.0.1", 0, {
     tls: { cert, key },
   });
@@ -291,7 +292,7 @@ Deno.test("server.setTlsOptions refuses bad material and keeps the old options; 
   );
 });
 
-Deno.test("A second startTls while one is under way is refused at once; the first completes and the connection works", async () => {
+test("A second startTls while one is under way is refused at once; the first completes and the connection works", async () => {
   await using server = await startServer(
     async (reader, writer) => {
       await reader.readline();
@@ -357,7 +358,7 @@ Deno.test("A second startTls while one is under way is refused at once; the firs
   }
 });
 
-Deno.test("TLS over an adopted Unix connection needs serverHostname: a clear TypeError, and the connection is closed", async () => {
+test("TLS over an adopted Unix connection needs serverHostname: a clear TypeError, and the connection is closed", async () => {
   const path = socketPath("adopt-tls");
   using listener = Deno.listen({ transport: "unix", path });
   const dialled = await Deno.connect({ transport: "unix", path });

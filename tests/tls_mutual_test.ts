@@ -21,6 +21,7 @@ import {
   logText,
   portOf,
   Recorder,
+  test,
   within,
   withLogs,
 } from "./_helpers.ts";
@@ -79,7 +80,7 @@ async function hear(
   return client.received > 0 ? dec(client.bytes()) : `lost: ${exc}`;
 }
 
-Deno.test("mTLS required: a client with a certificate from the CA is served, and the server's protocol sees it verified", async () => {
+test("mTLS required: a client with a certificate from the CA is served, and the server's protocol sees it verified", async () => {
   await using server = await greeter(true);
   assertEquals(await hear(server, pki.client), "hello aio-net test client\n");
   const peer = Greeter.seen[0]!;
@@ -95,7 +96,7 @@ Deno.test("mTLS required: a client with a certificate from the CA is served, and
   );
 });
 
-Deno.test("mTLS required: a client without a certificate, or with one from another CA, is refused; its protocol is never made", async () => {
+test("mTLS required: a client without a certificate, or with one from another CA, is refused; its protocol is never made", async () => {
   await withLogs(async (records) => {
     await using server = await greeter(true);
     const without = await hear(server, {});
@@ -124,7 +125,7 @@ Deno.test("mTLS required: a client without a certificate, or with one from anoth
   });
 });
 
-Deno.test('mTLS "optional": a client without a certificate is served (peerCertificate null); a bad one is still refused', async () => {
+test('mTLS "optional": a client without a certificate is served (peerCertificate null); a bad one is still refused', async () => {
   await withLogs(async () => {
     await using server = await greeter("optional");
     assertEquals(await hear(server, {}), "hello stranger\n");
@@ -136,7 +137,7 @@ Deno.test('mTLS "optional": a client without a certificate is served (peerCertif
   });
 });
 
-Deno.test("mTLS over startTls: the client presents its certificate, the server's side asks for one", async () => {
+test("mTLS over startTls: the client presents its certificate, the server's side asks for one", async () => {
   const seen = Promise.withResolvers<string | null>();
   await using server = await startServer(
     async (reader, writer) => {
@@ -167,7 +168,7 @@ Deno.test("mTLS over startTls: the client presents its certificate, the server's
   await writer.waitClosed();
 });
 
-Deno.test("mTLS over adopted connections: createConnection({ conn }) presents a certificate, connectAcceptedSocket requires one", async () => {
+test("mTLS over adopted connections: createConnection({ conn }) presents a certificate, connectAcceptedSocket requires one", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   const dialled = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -191,7 +192,7 @@ Deno.test("mTLS over adopted connections: createConnection({ conn }) presents a 
   await Promise.all([serverProtocol.lost.promise, client.lost.promise]);
 });
 
-Deno.test('mTLS options are checked: requestCert needs caCerts, caCerts on a server needs requestCert, requestCert takes true or "optional"', async () => {
+test('mTLS options are checked: requestCert needs caCerts, caCerts on a server needs requestCert, requestCert takes true or "optional"', async () => {
   await assertRejects(
     () =>
       createServer(() => new Protocol(), "127.0.0.1", 0, {

@@ -24,6 +24,7 @@ import {
   Recorder,
   socketPath,
   streamsEcho,
+  test,
   withLogs,
 } from "./_helpers.ts";
 import { type PeerCertificate, peerCn, pki } from "./_tls_helpers.ts";
@@ -35,7 +36,7 @@ function peerOrg(writer: StreamWriter): string | undefined {
   return (writer.getExtraInfo("peerCertificate") as PeerCertificate).subject.O;
 }
 
-Deno.test("minVersion TLSv1.3 on both sides still connects (over TLS 1.3); its value is checked", async () => {
+test("minVersion TLSv1.3 on both sides still connects (over TLS 1.3); its value is checked", async () => {
   await using server = await startServer(streamsEcho, "127.0.0.1", 0, {
     tls: { cert, key, minVersion: "TLSv1.3" },
   });
@@ -71,7 +72,7 @@ Deno.test("minVersion TLSv1.3 on both sides still connects (over TLS 1.3); its v
   );
 });
 
-Deno.test("insecureSkipVerify accepts a certificate of an unknown CA for another name, and warns once", async () => {
+test("insecureSkipVerify accepts a certificate of an unknown CA for another name, and warns once", async () => {
   await withLogs(async (records) => {
     await using server = await startServer(streamsEcho, "127.0.0.1", 0, {
       tls: pki.alpha, // alpha.test, which the client does not ask for
@@ -103,7 +104,7 @@ Deno.test("insecureSkipVerify accepts a certificate of an unknown CA for another
   });
 });
 
-Deno.test("insecureSkipVerify is checked: a boolean, the client's only, and not with caCerts (which it would ignore)", async () => {
+test("insecureSkipVerify is checked: a boolean, the client's only, and not with caCerts (which it would ignore)", async () => {
   await assertRejects(
     () =>
       openConnection("127.0.0.1", 1, {
@@ -130,7 +131,7 @@ Deno.test("insecureSkipVerify is checked: a boolean, the client's only, and not 
   );
 });
 
-Deno.test("Key logging is refused with the reason, wherever it is asked for", async () => {
+test("Key logging is refused with the reason, wherever it is asked for", async () => {
   for (const name of ["keyLog", "keylog_filename", "keylog"]) {
     const tls = { [name]: "/tmp/keys.log" };
     await assertRejects(
@@ -152,7 +153,7 @@ Deno.test("Key logging is refused with the reason, wherever it is asked for", as
   }
 });
 
-Deno.test("setTlsOptions: new handshakes get the new certificate; an open connection keeps its own and keeps working", async () => {
+test("setTlsOptions: new handshakes get the new certificate; an open connection keeps its own and keeps working", async () => {
   const writers: StreamWriter[] = [];
   await using server = await startServer(
     (reader, writer) => {
@@ -198,7 +199,7 @@ Deno.test("setTlsOptions: new handshakes get the new certificate; an open connec
   await again.waitClosed();
 });
 
-Deno.test("setTlsOptions rotates the CAs for client certificates, and can turn mutual TLS on", async () => {
+test("setTlsOptions rotates the CAs for client certificates, and can turn mutual TLS on", async () => {
   await withLogs(async () => {
     await using server = abortOnDispose(
       await startServer(
@@ -242,7 +243,7 @@ Deno.test("setTlsOptions rotates the CAs for client certificates, and can turn m
   });
 });
 
-Deno.test("setTlsOptions on a Unix TLS server, and with SNI certificates", async () => {
+test("setTlsOptions on a Unix TLS server, and with SNI certificates", async () => {
   await using server = await createUnixServer(
     () => new Protocol(),
     socketPath(),

@@ -17,6 +17,7 @@ import {
   enc,
   logText,
   portOf,
+  test,
   within,
   withLogs,
 } from "./_helpers.ts";
@@ -67,7 +68,7 @@ async function ask(
 
 const sniCertificates = { "alpha.test": pki.alpha, "beta.test": pki.beta };
 
-Deno.test("SNI: each name gets its own certificate; another name, or an address, gets the default", async () => {
+test("SNI: each name gets its own certificate; another name, or an address, gets the default", async () => {
   await using server = await sniServer({ cert, key, sniCertificates });
   assertEquals(await ask(server, "alpha.test"), [
     "alpha.test",
@@ -84,13 +85,13 @@ Deno.test("SNI: each name gets its own certificate; another name, or an address,
   ]);
 });
 
-Deno.test('SNI: getExtraInfo("serverHostname") tells the name on a server without SNI certificates too', async () => {
+test('SNI: getExtraInfo("serverHostname") tells the name on a server without SNI certificates too', async () => {
   await using server = await sniServer({ cert, key });
   assertEquals(await ask(server, "localhost"), ["localhost", "localhost null"]);
   assertEquals(await ask(server, "127.0.0.1"), ["localhost", "null null"]);
 });
 
-Deno.test("SNI: ALPN is negotiated as usual with the certificate chosen by name", async () => {
+test("SNI: ALPN is negotiated as usual with the certificate chosen by name", async () => {
   await using server = await sniServer({
     cert,
     key,
@@ -107,7 +108,7 @@ Deno.test("SNI: ALPN is negotiated as usual with the certificate chosen by name"
   );
 });
 
-Deno.test("SNI: a wildcard entry matches one label", async () => {
+test("SNI: a wildcard entry matches one label", async () => {
   await using server = await sniServer({
     cert,
     key,
@@ -122,7 +123,7 @@ Deno.test("SNI: a wildcard entry matches one label", async () => {
   });
 });
 
-Deno.test("SNI: sniCallback picks the certificate at run time, and may wait; null means the default", async () => {
+test("SNI: sniCallback picks the certificate at run time, and may wait; null means the default", async () => {
   const calls: string[] = [];
   await using server = await sniServer({
     cert,
@@ -152,7 +153,7 @@ Deno.test("SNI: sniCallback picks the certificate at run time, and may wait; nul
   assertEquals(await ask(sync, "localhost"), ["localhost", "localhost null"]);
 });
 
-Deno.test("SNI: a callback that throws, rejects, returns bad material or never answers fails only that handshake, logged", async () => {
+test("SNI: a callback that throws, rejects, returns bad material or never answers fails only that handshake, logged", async () => {
   await withLogs(async (records) => {
     const mismatched: TlsCertifiedKey = {
       cert: pki.alpha.cert,
@@ -237,7 +238,7 @@ Deno.test("SNI: a callback that throws, rejects, returns bad material or never a
   });
 });
 
-Deno.test("SNI with mutual TLS: the CAs for client certificates hold for every name", async () => {
+test("SNI with mutual TLS: the CAs for client certificates hold for every name", async () => {
   await using server = await sniServer({
     cert,
     key,
@@ -274,7 +275,7 @@ Deno.test("SNI with mutual TLS: the CAs for client certificates hold for every n
   });
 });
 
-Deno.test("SNI on the server's side of startTls", async () => {
+test("SNI on the server's side of startTls", async () => {
   await using server = await startServer(
     async (reader, writer) => {
       await reader.readline();
@@ -297,7 +298,7 @@ Deno.test("SNI on the server's side of startTls", async () => {
   await writer.waitClosed();
 });
 
-Deno.test("SNI options are checked: names, pairs and the callback's type", async () => {
+test("SNI options are checked: names, pairs and the callback's type", async () => {
   const tryServer = (tls: unknown) =>
     createServer(() => new Protocol(), "127.0.0.1", 0, {
       tls: tls as TlsListenOptions,
@@ -329,7 +330,7 @@ Deno.test("SNI options are checked: names, pairs and the callback's type", async
   );
 });
 
-Deno.test("SNI: a ClientHello that arrives a few bytes at a time is still read whole", async () => {
+test("SNI: a ClientHello that arrives a few bytes at a time is still read whole", async () => {
   await using server = await sniServer({ cert, key, sniCertificates });
   // A proxy that passes the client's first bytes on 7 at a time.
   using proxy = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -19,6 +19,7 @@ import {
   randomBytes,
   Recorder,
   socketPath,
+  test,
   within,
   withLogs,
 } from "./_helpers.ts";
@@ -26,7 +27,7 @@ import { peerCn, pki } from "./_tls_helpers.ts";
 
 const { cert, key, ca } = pki;
 
-Deno.test("TLS over Unix: the protocol API echoes 300 KB; canWriteEof() is false; the addresses are the socket's", async () => {
+test("TLS over Unix: the protocol API echoes 300 KB; canWriteEof() is false; the addresses are the socket's", async () => {
   await using server = await createUnixServer(() => new Echo(), socketPath(), {
     tls: { cert, key },
   });
@@ -50,7 +51,7 @@ Deno.test("TLS over Unix: the protocol API echoes 300 KB; canWriteEof() is false
   assertEquals(await client.lost.promise, null);
 });
 
-Deno.test("TLS over Unix: the streams API with ALPN and a client certificate", async () => {
+test("TLS over Unix: the streams API with ALPN and a client certificate", async () => {
   const seen = Promise.withResolvers<[unknown, string | null]>();
   await using server = await startUnixServer(
     async (reader, writer) => {
@@ -87,7 +88,7 @@ Deno.test("TLS over Unix: the streams API with ALPN and a client certificate", a
   await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
 });
 
-Deno.test("TLS over Unix: the certificate is checked against serverHostname, and a wrong name or CA rejects", async () => {
+test("TLS over Unix: the certificate is checked against serverHostname, and a wrong name or CA rejects", async () => {
   await using server = abortOnDispose(
     await createUnixServer(() => new Echo(), socketPath(), {
       tls: { cert, key },
@@ -114,7 +115,7 @@ Deno.test("TLS over Unix: the certificate is checked against serverHostname, and
   );
 });
 
-Deno.test("TLS over Unix is never answered in plaintext: a plain client to a TLS server, and a TLS client to a plain one, both fail", async () => {
+test("TLS over Unix is never answered in plaintext: a plain client to a TLS server, and a TLS client to a plain one, both fail", async () => {
   await withLogs(async (records) => {
     await using tlsServer = await createUnixServer(
       () => new Echo(),
@@ -146,7 +147,7 @@ Deno.test("TLS over Unix is never answered in plaintext: a plain client to a TLS
   });
 });
 
-Deno.test("TLS over Unix: tlsHandshakeTimeout drops a silent client on the server, and fails a connect to a silent server", async () => {
+test("TLS over Unix: tlsHandshakeTimeout drops a silent client on the server, and fails a connect to a silent server", async () => {
   await withLogs(async (records) => {
     await using server = await createUnixServer(
       () => new Echo(),
@@ -191,7 +192,7 @@ Deno.test("TLS over Unix: tlsHandshakeTimeout drops a silent client on the serve
   conn.close();
 });
 
-Deno.test("TLS over Unix: the TLS timeouts are checked, and mean nothing without tls", async () => {
+test("TLS over Unix: the TLS timeouts are checked, and mean nothing without tls", async () => {
   await assertRejects(
     () =>
       createUnixServer(() => new Echo(), socketPath(), {
@@ -216,7 +217,7 @@ Deno.test("TLS over Unix: the TLS timeouts are checked, and mean nothing without
   );
 });
 
-Deno.test("TLS over Unix: a peer that never answers close_notify is cut off after tlsShutdownTimeout", async () => {
+test("TLS over Unix: a peer that never answers close_notify is cut off after tlsShutdownTimeout", async () => {
   // The server's side stops reading once connected: it never sees our
   // close_notify, so it never answers.
   const stalled = Promise.withResolvers<StreamWriter>();

@@ -24,6 +24,7 @@ import {
   Recorder,
   socketPath,
   streamsEcho,
+  test,
   within,
 } from "./_helpers.ts";
 
@@ -51,25 +52,29 @@ async function makeStaleSocket(path: string): Promise<void> {
   assert(Deno.lstatSync(path).isSocket, "no stale socket was left");
 }
 
-Deno.test("Unix: the streams API echoes 32 concurrent clients over a socket path", async () => {
+test("Unix: the streams API echoes 32 concurrent clients over a socket path", async () => {
   const path = socketPath();
-  await using server = await startUnixServer(streamsEcho, path);
+  await using server = abortOnDispose(
+    await startUnixServer(streamsEcho, path),
+  );
   assertEquals(pathOf(server), path);
   await Promise.all(Array.from({ length: 32 }, async () => {
     const payload = randomBytes(200_000);
     const [reader, writer] = await openUnixConnection(path);
     writer.write(payload);
     writer.writeEof();
-    const echoed = await reader.read();
+    const echoed = await within(reader.read(), "the echo, to EOF");
     assertEquals(await digest(echoed), await digest(payload));
     writer.close();
     await writer.waitClosed();
   }));
 });
 
-Deno.test("Unix: getExtraInfo gives Deno.UnixAddr names and half-close works", async () => {
+test("Unix: getExtraInfo gives Deno.UnixAddr names and half-close works", async () => {
   const path = socketPath();
-  await using _server = await createUnixServer(() => new Echo(), path);
+  await using _server = abortOnDispose(
+    await createUnixServer(() => new Echo(), path),
+  );
   const [transport, client] = await createUnixConnection(
     () => new Recorder(),
     path,
@@ -89,29 +94,37 @@ Deno.test("Unix: getExtraInfo gives Deno.UnixAddr names and half-close works", a
   assertEquals(await client.lost.promise, null);
 });
 
-Deno.test("Unix: a stale socket file is replaced", async () => {
-  const path = socketPath("stale");
-  await makeStaleSocket(path);
-  await assertRejects(
-    () => Deno.connect({ transport: "unix", path }),
-    Deno.errors.ConnectionRefused,
-  );
-  await using server = await createUnixServer(() => new Echo(), path);
-  const [transport, client] = await createUnixConnection(
-    () => new Recorder(),
-    path,
-  );
-  transport.write(enc("fresh"));
-  await client.receivedAtLeast(5);
-  assertEquals(dec(client.bytes()), "fresh");
-  transport.close();
-  await client.lost.promise;
-  void server;
-});
+test(
+  "Unix: a stale socket file is replaced",
+  { deadline: 60_000 },
+  async () => {
+    const path = socketPath("stale");
+    await makeStaleSocket(path);
+    await assertRejects(
+      () => Deno.connect({ transport: "unix", path }),
+      Deno.errors.ConnectionRefused,
+    );
+    await using server = abortOnDispose(
+      await createUnixServer(() => new Echo(), path),
+    );
+    const [transport, client] = await createUnixConnection(
+      () => new Recorder(),
+      path,
+    );
+    transport.write(enc("fresh"));
+    await client.receivedAtLeast(5);
+    assertEquals(dec(client.bytes()), "fresh");
+    transport.close();
+    await client.lost.promise;
+    void server;
+  },
+);
 
-Deno.test("Unix: a path where a live server accepts fails with AddrInUse and the server keeps it", async () => {
+test("Unix: a path where a live server accepts fails with AddrInUse and the server keeps it", async () => {
   const path = socketPath("live");
-  await using server = await createUnixServer(() => new Echo(), path);
+  await using server = abortOnDispose(
+    await createUnixServer(() => new Echo(), path),
+  );
   const ino = Deno.lstatSync(path).ino;
   await assertRejects(
     () => createUnixServer(() => new Echo(), path),
@@ -134,7 +147,7 @@ Deno.test("Unix: a path where a live server accepts fails with AddrInUse and the
   void server;
 });
 
-Deno.test("Unix: a path that is not a socket is never touched", async () => {
+test("Unix: a path that is not a socket is never touched", async () => {
   const path = socketPath("file");
   Deno.writeTextFileSync(path, "precious data");
   await assertRejects(
@@ -154,7 +167,7 @@ Deno.test("Unix: a path that is not a socket is never touched", async () => {
   Deno.removeSync(dir);
 });
 
-Deno.test("Unix: the server removes its socket file on close, and copes if it is already gone", async () => {
+test("Unix: the server removes its socket file on close, and copes if it is already gone", async () => {
   const path = socketPath("cleanup");
   const server = await createUnixServer(() => new Echo(), path);
   assert(exists(path));
@@ -173,22 +186,26 @@ Deno.test("Unix: the server removes its socket file on close, and copes if it is
   Deno.removeSync(path2);
 });
 
-Deno.test("Unix: connecting to a missing path rejects with NotFound; to a stale one with ConnectionRefused", async () => {
-  await assertRejects(
-    () => createUnixConnection(() => new Protocol(), socketPath("missing")),
-    Deno.errors.NotFound,
-  );
-  await assertRejects(
-    () => openUnixConnection(socketPath("missing")),
-    Deno.errors.NotFound,
-  );
-  const stale = socketPath("stale2");
-  await makeStaleSocket(stale);
-  const err = await openUnixConnection(stale).then(() => null, (e) => e);
-  assertInstanceOf(err, Deno.errors.ConnectionRefused);
-});
+test(
+  "Unix: connecting to a missing path rejects with NotFound; to a stale one with ConnectionRefused",
+  { deadline: 60_000 },
+  async () => {
+    await assertRejects(
+      () => createUnixConnection(() => new Protocol(), socketPath("missing")),
+      Deno.errors.NotFound,
+    );
+    await assertRejects(
+      () => openUnixConnection(socketPath("missing")),
+      Deno.errors.NotFound,
+    );
+    const stale = socketPath("stale2");
+    await makeStaleSocket(stale);
+    const err = await openUnixConnection(stale).then(() => null, (e) => e);
+    assertInstanceOf(err, Deno.errors.ConnectionRefused);
+  },
+);
 
-Deno.test("Unix: a path over the OS limit throws RangeError naming the path and the limit", async () => {
+test("Unix: a path over the OS limit throws RangeError naming the path and the limit", async () => {
   const long = `/tmp/${"x".repeat(120)}.sock`;
   const err = await createUnixServer(() => new Echo(), long).then(
     () => null,
@@ -216,7 +233,7 @@ Deno.test("Unix: a path over the OS limit throws RangeError naming the path and 
   );
 });
 
-Deno.test("Unix: bad arguments throw TypeError or RangeError and create nothing", async () => {
+test("Unix: bad arguments throw TypeError or RangeError and create nothing", async () => {
   const path = socketPath("bad");
   await assertRejects(
     () => createUnixServer(5 as unknown as () => Protocol, path),
@@ -251,7 +268,7 @@ Deno.test("Unix: bad arguments throw TypeError or RangeError and create nothing"
   assertEquals(exists(path), false);
 });
 
-Deno.test("Unix: startServing: false and a closing signal work as on TCP", async () => {
+test("Unix: startServing: false and a closing signal work as on TCP", async () => {
   const controller = new AbortController();
   const path = socketPath("signal");
   const server = await startUnixServer((_r, w) => w.close(), path, {
@@ -284,7 +301,7 @@ function pathOfBytes(bytes: number, fill: string): string {
   return path;
 }
 
-Deno.test("Unix: a socket path of exactly 107 bytes works, in ASCII or not; 108 bytes is refused", async () => {
+test("Unix: a socket path of exactly 107 bytes works, in ASCII or not; 108 bytes is refused", async () => {
   for (const fill of ["a", "é", "€"]) {
     const path = pathOfBytes(107, fill);
     await using _server = abortOnDispose(
@@ -310,7 +327,7 @@ Deno.test("Unix: a socket path of exactly 107 bytes works, in ASCII or not; 108 
   assertEquals(exists(tooLong), false);
 });
 
-Deno.test("Unix: the path limit counts UTF-8 bytes, not characters: a short non-ASCII path is too long", async () => {
+test("Unix: the path limit counts UTF-8 bytes, not characters: a short non-ASCII path is too long", async () => {
   const path = pathOfBytes(120, "é");
   assert(path.length < 107, `${path.length} characters`);
   const calls: [string, () => Promise<unknown>][] = [
@@ -334,7 +351,7 @@ Deno.test("Unix: the path limit counts UTF-8 bytes, not characters: a short non-
   assertEquals(exists(path), false);
 });
 
-Deno.test("Unix: a connect that completes after its signal aborted is closed again, and no protocol is made", async () => {
+test("Unix: a connect that completes after its signal aborted is closed again, and no protocol is made", async () => {
   const accepted = Promise.withResolvers<Recorder>();
   const server = await createUnixServer(() => {
     const protocol = new Recorder();
@@ -375,7 +392,7 @@ Deno.test("Unix: a connect that completes after its signal aborted is closed aga
   }
 });
 
-Deno.test("Unix: a server whose signal aborts while it binds comes back closed, its socket file gone", async () => {
+test("Unix: a server whose signal aborts while it binds comes back closed, its socket file gone", async () => {
   const path = socketPath("abort-bind");
   const controller = new AbortController();
   const pending = createUnixServer(() => new Echo(), path, {

@@ -11,25 +11,30 @@ import {
 import nodeNet from "node:net";
 import { openConnection, startServer, type StreamWriter } from "../mod.ts";
 import {
+  abortOnDispose,
   dec,
   digest,
   enc,
   portOf,
   randomBytes,
   streamsEcho,
+  test,
   tlsFiles,
+  within,
 } from "./_helpers.ts";
 
 const { cert, key, ca } = tlsFiles;
 
 /** A server that echoes, and the client's reader and writer. */
 async function echoPair() {
-  const server = await startServer(streamsEcho, "127.0.0.1", 0);
+  const server = abortOnDispose(
+    await startServer(streamsEcho, "127.0.0.1", 0),
+  );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
   return { server, reader, writer };
 }
 
-Deno.test("reader.readable is one byte stream per reader: a BYOB reader reads into its own buffer, EOF closes it", async () => {
+test("reader.readable is one byte stream per reader: a BYOB reader reads into its own buffer, EOF closes it", async () => {
   const { server, reader, writer } = await echoPair();
   await using _ = server;
   assertStrictEquals(reader.readable, reader.readable);
@@ -51,15 +56,17 @@ Deno.test("reader.readable is one byte stream per reader: a BYOB reader reads in
   await writer.waitClosed();
 });
 
-Deno.test("reader.readable pipes through TextDecoderStream, after a line read directly", async () => {
+test("reader.readable pipes through TextDecoderStream, after a line read directly", async () => {
   const text = "première ligne\n" + "ünïcödé ".repeat(20_000);
-  await using server = await startServer(
-    (_reader, writer) => {
-      writer.write(enc(text));
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
+  await using server = abortOnDispose(
+    await startServer(
+      (_reader, writer) => {
+        writer.write(enc(text));
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
   assertEquals(dec(await reader.readline()), "première ligne\n");
@@ -73,7 +80,7 @@ Deno.test("reader.readable pipes through TextDecoderStream, after a line read di
   writer.close();
 });
 
-Deno.test("reader.readable errors with the connection's error when the peer resets", async () => {
+test("reader.readable errors with the connection's error when the peer resets", async () => {
   const accepted = Promise.withResolvers<nodeNet.Socket>();
   const peer = nodeNet.createServer((socket) => accepted.resolve(socket));
   await new Promise<void>((resolve) => peer.listen(0, "127.0.0.1", resolve));
@@ -93,7 +100,7 @@ Deno.test("reader.readable errors with the connection's error when the peer rese
   }
 });
 
-Deno.test("a direct read or write while the web stream is locked is refused with an Error naming it", async () => {
+test("a direct read or write while the web stream is locked is refused with an Error naming it", async () => {
   const { server, reader, writer } = await echoPair();
   await using _ = server;
   const streamReader = reader.readable.getReader();
@@ -128,19 +135,21 @@ Deno.test("a direct read or write while the web stream is locked is refused with
   await writer.waitClosed();
 });
 
-Deno.test("writer.writable: pipeTo of a file arrives byte for byte; close() half-closes and the reply still comes", async () => {
+test("writer.writable: pipeTo of a file arrives byte for byte; close() half-closes and the reply still comes", async () => {
   const payload = randomBytes(5 * 1024 * 1024 + 123);
   const path = await Deno.makeTempFile();
   try {
     await Deno.writeFile(path, payload);
-    await using server = await startServer(
-      async (reader, writer) => {
-        const body = await reader.read(); // to EOF
-        writer.write(enc(`${body.length} ${await digest(body)}`));
-        writer.close();
-      },
-      "127.0.0.1",
-      0,
+    await using server = abortOnDispose(
+      await startServer(
+        async (reader, writer) => {
+          const body = await reader.read(); // to EOF
+          writer.write(enc(`${body.length} ${await digest(body)}`));
+          writer.close();
+        },
+        "127.0.0.1",
+        0,
+      ),
     );
     const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
     using file = await Deno.open(path);
@@ -158,15 +167,17 @@ Deno.test("writer.writable: pipeTo of a file arrives byte for byte; close() half
   }
 });
 
-Deno.test("writer.writable over TLS: close() closes the connection (TLS cannot half-close)", async () => {
+test("writer.writable over TLS: close() closes the connection (TLS cannot half-close)", async () => {
   const got = Promise.withResolvers<string>();
-  await using server = await startServer(
-    async (reader) => {
-      got.resolve(dec(await reader.read()));
-    },
-    "127.0.0.1",
-    0,
-    { tls: { cert, key } },
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader) => {
+        got.resolve(dec(await reader.read()));
+      },
+      "127.0.0.1",
+      0,
+      { tls: { cert, key } },
+    ),
   );
   const [, writer] = await openConnection("localhost", portOf(server), {
     tls: { caCerts: [ca] },
@@ -179,56 +190,74 @@ Deno.test("writer.writable over TLS: close() closes the connection (TLS cannot h
   await writer.waitClosed();
 });
 
-Deno.test("writer.writable.abort() aborts the connection at once; the peer sees it end", async () => {
-  const ended = Promise.withResolvers<string>();
-  await using server = await startServer(
-    async (reader, writer) => {
-      try {
-        await reader.read(); // to EOF
-        ended.resolve("eof");
-      } catch (err) {
-        ended.resolve((err as Error).name);
-      }
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
-  );
-  const [, writer] = await openConnection("127.0.0.1", portOf(server));
-  const w = writer.writable.getWriter();
-  await w.write(enc("abc"));
-  await w.abort(new Error("stop"));
-  assertEquals(writer.isClosing(), true);
-  // Aborting drops what was not sent yet; the peer sees EOF or a reset.
-  assert(["eof", "ConnectionReset"].includes(await ended.promise));
-  await writer.waitClosed();
+test("writer.writable.abort() aborts the connection at once: what is buffered is dropped, not flushed, and the peer sees the end", async () => {
+  // A peer that reads nothing: a graceful close could never finish.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const [, writer] = await openConnection("127.0.0.1", listener.addr.port);
+  const peer = await accepted;
+  try {
+    writer.write(new Uint8Array(32 * 1024 * 1024)); // far more than the kernel holds
+    assert(writer.transport.getWriteBufferSize() > 0);
+    await writer.writable.abort(new Error("stop"));
+    assertEquals(writer.isClosing(), true);
+    // Dropped at once, not flushed to a peer that does not read.
+    assertEquals(writer.transport.getWriteBufferSize(), 0);
+    await within(writer.waitClosed(), "the aborted connection's end");
+    // The peer sees the end (after what the kernel had taken).
+    const buf = new Uint8Array(1 << 20);
+    let end: number | null | Error;
+    do {
+      end = await within(
+        peer.read(buf).catch((e: Error) => e),
+        "the peer's end",
+      );
+    } while (typeof end === "number");
+    assert(
+      end === null || end instanceof Deno.errors.ConnectionReset,
+      `${end}`,
+    );
+  } finally {
+    writer.transport.abort();
+    peer.close();
+  }
 });
 
-Deno.test("reader.readable.cancel() drops what is unread and what comes; the connection closes once the write side is done", async () => {
+test("reader.readable.cancel() drops what is unread and what comes; the connection closes once the write side is done", async () => {
   const serverSide = Promise.withResolvers<StreamWriter>();
-  await using server = await startServer(
-    async (reader, writer) => {
-      writer.write(new Uint8Array(200_000)); // more than the client will read
-      await writer.drain();
-      serverSide.resolve(writer);
-      await reader.read(); // until the client's EOF
-      writer.close();
-    },
-    "127.0.0.1",
-    0,
+  const release = Promise.withResolvers<void>();
+  await using server = abortOnDispose(
+    await startServer(
+      async (reader, writer) => {
+        writer.write(new Uint8Array(200_000)); // more than the client will read
+        await writer.drain();
+        serverSide.resolve(writer);
+        await reader.read(); // until the client's EOF
+        await release.promise; // the server's side stays open meanwhile
+        writer.close();
+      },
+      "127.0.0.1",
+      0,
+    ),
   );
   const [reader, writer] = await openConnection("127.0.0.1", portOf(server));
-  const streamReader = reader.readable.getReader();
-  assert((await streamReader.read()).value!.length > 0);
-  await streamReader.cancel();
-  const peer = await serverSide.promise;
-  peer.write(new Uint8Array(100_000)); // dropped on arrival
-  assertEquals(reader.atEof(), true);
-  assertEquals(writer.isClosing(), false); // the write side is still open
-  writer.write(enc("still writing"));
-  await writer.writable.close(); // half-close: now both sides are done
-  await writer.waitClosed();
-  assertEquals(writer.isClosing(), true);
+  try {
+    const streamReader = reader.readable.getReader();
+    assert((await streamReader.read()).value!.length > 0);
+    await streamReader.cancel();
+    const peer = await serverSide.promise;
+    peer.write(new Uint8Array(100_000)); // dropped on arrival
+    assertEquals(reader.atEof(), true);
+    assertEquals(writer.isClosing(), false); // the write side is still open
+    writer.write(enc("still writing"));
+    await writer.writable.close(); // half-close: now both sides are done
+    // The client closes by itself, while the server still holds its side.
+    await within(writer.waitClosed(), "the client closing itself");
+    assertEquals(writer.isClosing(), true);
+  } finally {
+    release.resolve();
+    writer.transport.abort();
+  }
 });
 
 /**
@@ -277,23 +306,29 @@ console.log(JSON.stringify({ received, bad, maxClientBuffer, rssGrowthMiB: (peak
     env: { DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "piped",
+    // A pipe that stalls is killed, and fails the test with its output.
+    signal: AbortSignal.timeout(60_000),
   }).output();
   const stderr = new TextDecoder().decode(out.stderr);
   assertEquals(out.code, 0, stderr);
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-Deno.test("pipeTo into writer.writable holds back for a slow reader: 256 MiB piped with bounded buffers and RSS", async () => {
-  const result = await pipeInOwnProcess(256);
-  assertEquals(result.received, 256 * 1024 * 1024);
-  assertEquals(result.bad, 0);
-  // The write buffer stays near its high watermark (64 KiB) plus one chunk.
-  assert(
-    result.maxClientBuffer! <= 64 * 1024 + 64 * 1024,
-    `write buffer reached ${result.maxClientBuffer}`,
-  );
-  assert(
-    result.rssGrowthMiB! < 64,
-    `RSS grew by ${result.rssGrowthMiB!.toFixed(1)} MiB`,
-  );
-});
+test(
+  "pipeTo into writer.writable holds back for a slow reader: 256 MiB piped with bounded buffers and RSS",
+  { deadline: 90_000 },
+  async () => {
+    const result = await pipeInOwnProcess(256);
+    assertEquals(result.received, 256 * 1024 * 1024);
+    assertEquals(result.bad, 0);
+    // The write buffer stays near its high watermark (64 KiB) plus one chunk.
+    assert(
+      result.maxClientBuffer! <= 64 * 1024 + 64 * 1024,
+      `write buffer reached ${result.maxClientBuffer}`,
+    );
+    assert(
+      result.rssGrowthMiB! < 64,
+      `RSS grew by ${result.rssGrowthMiB!.toFixed(1)} MiB`,
+    );
+  },
+);

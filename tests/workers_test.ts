@@ -10,7 +10,7 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { randomBytes } from "./_helpers.ts";
+import { randomBytes, test } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
 const RUN = ["--allow-net", "--allow-read=.", "--unstable-net"];
@@ -143,55 +143,65 @@ function servedCounts(out: string): number[] {
     .map((m) => Number(m[2]));
 }
 
-Deno.test("workers: two workers serve one port, each echoes exact bytes, and both take connections", async () => {
-  await using server = new WorkersProcess(RUN, [
-    ...["--workers", "2", "--port", "0", "--tag"],
-  ]);
-  const port = await server.ready;
-  const clients = 40;
-  const perWorker = [0, 0];
-  // Four clients at a time, each with its own message of 1 to 64 KiB.
-  for (let batch = 0; batch < clients; batch += 4) {
-    await Promise.all([0, 1, 2, 3].map(async (i) => {
-      const data = randomBytes(1024 * (1 + (batch + i) % 64));
-      const { worker, echoed } = await tagged(port, data);
-      assertEquals(echoed, data);
-      assert(worker === 0 || worker === 1, `worker ${worker}`);
-      perWorker[worker]!++;
-    }));
-  }
-  // The kernel hashes each connection to a listener: with 40 clients, both
-  // get some unless something is wrong (all on one: 2 chances in 2^40).
-  assert(perWorker[0]! > 0 && perWorker[1]! > 0, `${perWorker}`);
-  const { code, out } = await server.stop();
-  assertEquals(code, 0, out);
-  assertEquals(servedCounts(out), perWorker, out);
-});
+test(
+  "workers: two workers serve one port, each echoes exact bytes, and both take connections",
+  { deadline: 120_000 },
+  async () => {
+    await using server = new WorkersProcess(RUN, [
+      ...["--workers", "2", "--port", "0", "--tag"],
+    ]);
+    const port = await server.ready;
+    const clients = 40;
+    const perWorker = [0, 0];
+    // Four clients at a time, each with its own message of 1 to 64 KiB.
+    for (let batch = 0; batch < clients; batch += 4) {
+      await Promise.all([0, 1, 2, 3].map(async (i) => {
+        const data = randomBytes(1024 * (1 + (batch + i) % 64));
+        const { worker, echoed } = await tagged(port, data);
+        assertEquals(echoed, data);
+        assert(worker === 0 || worker === 1, `worker ${worker}`);
+        perWorker[worker]!++;
+      }));
+    }
+    // The kernel hashes each connection to a listener: with 40 clients, both
+    // get some unless something is wrong (all on one: 2 chances in 2^40).
+    assert(perWorker[0]! > 0 && perWorker[1]! > 0, `${perWorker}`);
+    const { code, out } = await server.stop();
+    assertEquals(code, 0, out);
+    assertEquals(servedCounts(out), perWorker, out);
+  },
+);
 
-Deno.test("workers: SIGINT stops every worker and closes the connections still open", async () => {
-  await using server = new WorkersProcess(RUN, [
-    ...["--workers", "2", "--port", "0"],
-  ]);
-  const port = await server.ready;
-  // Without --tag the workers echo only what they get (the bench's mode).
-  const data = randomBytes(100_000);
-  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const [, echoed] = await Promise.all([
-    writeAll(conn, data),
-    readExactly(conn, data.length),
-  ]);
-  assertEquals(echoed, data);
-  const stopping = server.stop("SIGINT");
-  // The open connection is closed by its worker: EOF, nothing more.
-  assertEquals(await conn.read(new Uint8Array(16)), null);
-  const { code, out } = await stopping;
-  assertEquals(code, 0, out);
-  const counts = servedCounts(out);
-  assertEquals(counts.length, 2, out);
-  assertEquals(counts[0]! + counts[1]!, 1, out);
-});
+test(
+  "workers: SIGINT stops every worker and closes the connections still open",
+  { deadline: 120_000 },
+  async () => {
+    await using server = new WorkersProcess(RUN, [
+      ...["--workers", "2", "--port", "0"],
+    ]);
+    const port = await server.ready;
+    // Without --tag the workers echo only what they get (the bench's mode).
+    const data = randomBytes(100_000);
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const [, echoed] = await Promise.all([
+      writeAll(conn, data),
+      readExactly(conn, data.length),
+    ]);
+    assertEquals(echoed, data);
+    const stopping = server.stop("SIGINT");
+    // The open connection is closed by its worker: EOF, nothing more.
+    assertEquals(await conn.read(new Uint8Array(16)), null);
+    const { code, out } = await stopping;
+    assertEquals(code, 0, out);
+    const counts = servedCounts(out);
+    assertEquals(counts.length, 2, out);
+    assertEquals(counts[0]! + counts[1]!, 1, out);
+  },
+);
 
-Deno.test("workers: without --unstable-net the example says why and exits 1", async () => {
+test("workers: without --unstable-net the example says why and exits 1", {
+  deadline: 120_000,
+}, async () => {
   const { code, out } = await runToEnd(["--allow-net", "--allow-read=."]);
   assertEquals(code, 1, out);
   assertStringIncludes(
@@ -201,9 +211,13 @@ Deno.test("workers: without --unstable-net the example says why and exits 1", as
   assertMatch(out, /Run: deno run .*--unstable-net examples\/workers\.ts/);
 });
 
-Deno.test("workers: without read access the example says the workers need it and exits 1", async () => {
-  const { code, out } = await runToEnd(["--allow-net", "--unstable-net"]);
-  assertEquals(code, 1, out);
-  assertStringIncludes(out, "Cannot serve: Cannot start workers:");
-  assertStringIncludes(out, "needs --allow-read");
-});
+test(
+  "workers: without read access the example says the workers need it and exits 1",
+  { deadline: 120_000 },
+  async () => {
+    const { code, out } = await runToEnd(["--allow-net", "--unstable-net"]);
+    assertEquals(code, 1, out);
+    assertStringIncludes(out, "Cannot serve: Cannot start workers:");
+    assertStringIncludes(out, "needs --allow-read");
+  },
+);
