@@ -5,9 +5,11 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import {
   createServer,
+  type ExceptionContext,
   openConnection,
   Protocol,
   type Server,
+  setExceptionHandler,
   startServer,
   type TlsConnectOptions,
   type TlsListenOptions,
@@ -364,5 +366,48 @@ interop(
         else assertEquals(result, "TLSv1.2 cba\n");
       }
     });
+  },
+);
+
+interop(
+  "openssl",
+  "a client that refuses our certificate with an alert (openssl s_client trusting another CA) is reported by the server with its peer, over TLS 1.2 and 1.3",
+  async () => {
+    const seen: ExceptionContext[] = [];
+    const previous = setExceptionHandler((context) => seen.push(context));
+    try {
+      await using server = abortOnDispose(
+        await createServer(() => new Protocol(), "127.0.0.1", 0, {
+          tls: { cert, key },
+        }),
+      );
+      for (const version of ["-tls1_2", "-tls1_3"]) {
+        const refused = await run("openssl", [
+          "s_client",
+          version,
+          "-connect",
+          `127.0.0.1:${portOf(server)}`,
+          "-CAfile",
+          tlsFixture("other_ca.pem"),
+          "-verify_return_error",
+        ]);
+        assert(refused.code !== 0, refused.stderr);
+      }
+      const until = Date.now() + 5000;
+      while (seen.length < 2 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(seen.map((c) => c.message), [
+        "TLS handshake failed: the client refused it",
+        "TLS handshake failed: the client refused it",
+      ]);
+      for (const context of seen) {
+        assertMatch(context.exception.message, /alert/i);
+        assertMatch(context.peer!, /^127\.0\.0\.1:\d+$/);
+        assertEquals(context.server, `127.0.0.1:${portOf(server)}`);
+      }
+    } finally {
+      setExceptionHandler(previous);
+    }
   },
 );

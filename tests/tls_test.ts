@@ -115,7 +115,7 @@ test("TLS: ALPN negotiates the protocol both sides offer", async () => {
   await writer.waitClosed({ signal: AbortSignal.timeout(5000) });
 });
 
-test("TLS: a hostname mismatch rejects the connect; the server logs it and keeps serving", async () => {
+test("TLS: a hostname mismatch or an unknown CA rejects the connect, logged at debug level only, and the server keeps serving", async () => {
   await withLogs(async (records) => {
     await using server = abortOnDispose(
       await createServer(() => new Echo(), "127.0.0.1", 0, {
@@ -158,18 +158,15 @@ test("TLS: a hostname mismatch rejects the connect; the server logs it and keeps
     await client.receivedAtLeast(14);
     transport.close();
     await client.lost.promise;
-    // The client refused the server's certificate (with an alert): on the
-    // server's side that is a setup to fix, reported as an error.
-    const until = Date.now() + 5000;
-    while (
-      !records.some((r) =>
-        r.level === "error" &&
-        logText(r).includes("TLS handshake failed: the client refused it")
-      )
-    ) {
-      assert(Date.now() < until, records.map(logText).join("\n"));
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Each caller heard of its failure (the rejected promise), so the
+    // client's side logs it at debug level only, and nothing is reported as
+    // an error: the server never saw a failure (the engine's client checks
+    // the certificate after the handshake and closes without an alert).
+    const handshakes = records.filter((r) =>
+      logText(r).includes("TLS handshake failed")
+    );
+    assertEquals(handshakes.map((r) => r.level), ["debug", "debug"]);
+    assertEquals(records.filter((r) => r.level === "error").map(logText), []);
   });
 });
 
