@@ -796,8 +796,13 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * in flight it usually takes them all), instead of copying them now.
    */
   #lend(sizehint: number): Uint8Array {
-    this.#lent = -1;
-    this.#next = null;
+    if (this.#lent !== -1) {
+      // The read lent before was abandoned: what feedData queued behind it
+      // comes before this read's bytes.
+      this.#lent = -1;
+      this.#next = null;
+      if (this.#appendQueued()) this.#received();
+    }
     let want = sizehint > 0 ? sizehint : this.#readSize;
     // A read that fills what it was offered doubles the next (up to MAX_READ).
     this.#lentGrows = sizehint <= 0;
@@ -853,14 +858,20 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       this.#readSize *= 2;
     }
     this.#end += n;
+    if (this.#appendQueued() || n > 0) this.#received();
+  }
+
+  /** Appends what `feedData` queued behind a read; returns whether any. */
+  #appendQueued(): boolean {
     const queued = this.#queued;
+    if (queued.length === 0) return false;
     this.#queued = [];
     for (const data of queued) {
       this.#reserve(data.length);
       this.#buf.set(data, this.#end);
       this.#end += data.length;
     }
-    if (n > 0 || queued.length > 0) this.#received();
+    return true;
   }
 
   /** Drops the first `n` unread bytes. */
