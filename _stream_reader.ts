@@ -2,11 +2,12 @@
 /**
  * `StreamReader` and its errors (asyncio's `streams.StreamReader`).
  *
- * The reader owns its memory, and the transport reads straight into it (see
- * `readerBuffer`). `readInto` copies out, so that memory is reused; `read()`
- * and the others return views, so it is then only appended to and replaced
- * when full, without copying what was read. A separator search resumes where
- * the last one stopped, so the cost is linear in the bytes handled.
+ * The reader owns its memory (a `ReaderBuffer`, `_reader_buffer.ts`), and
+ * the transport reads straight into it (see `readerBuffer`). `readInto`
+ * copies out, so that memory is reused; `read()` and the others return
+ * views, so it is then only appended to and replaced when full, without
+ * copying what was read. A separator search resumes where the last one
+ * stopped, so the cost is linear in the bytes handled.
  *
  * @module
  */
@@ -18,14 +19,11 @@ import {
   describe,
 } from "./_checks.ts";
 import type { ReadOptions, StreamReaderOptions } from "./_options.ts";
+import { MAX_READ, ReaderBuffer } from "./_reader_buffer.ts";
 import { abortable } from "./_signal.ts";
 
 /** The default buffer limit: 64 KiB, as asyncio's. */
 const DEFAULT_LIMIT = 64 * 1024;
-/** A transport's read is offered this much at first... */
-const MIN_READ = 4 * 1024;
-/** ...and twice as much each time it fills it, up to this. */
-const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 const NEWLINE = new Uint8Array([0x0a]);
 
@@ -163,27 +161,10 @@ export type Separator = Uint8Array | string;
 export class StreamReader implements AsyncIterable<Uint8Array> {
   #limit: number;
   /**
-   * The bytes received and not yet read are `#buf[#start..#end]`, in memory
-   * the reader owns: the transport reads straight into the space after
-   * `#end`. `readInto` copies out, so the buffer is reused; `read()` and the
-   * others return views, and the buffer is then replaced when full (see
-   * `#reserve`).
+   * The bytes received and not yet read, in memory the reader owns and
+   * lends to the transport's reads.
    */
-  #buf: Uint8Array = EMPTY;
-  #start = 0;
-  #end = 0;
-  /** How much the transport's next read is offered. */
-  #readSize = MIN_READ;
-  /** Whether views of `#buf` were handed out: then it is only appended to. */
-  #shared = false;
-  /** Where a read in flight writes (lent by `readerBuffer`), or -1. */
-  #lent = -1;
-  #lentSize = 0;
-  #lentGrows = false;
-  /** The fresh buffer a read in flight writes to, if not `#buf` (see `#lend`). */
-  #next: Uint8Array | null = null;
-  /** `feedData` calls made while a read was in flight, added after it. */
-  #queued: Uint8Array[] = [];
+  #mem: ReaderBuffer;
   #eof = false;
   /** `readable`, once asked for. */
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -200,7 +181,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       reader.#transport = transport;
       if (transport === null) reader.#paused = false;
     };
-    bufferedBytes = (reader) => reader.#size;
+    bufferedBytes = (reader) => reader.#mem.size;
     readerBuffer = (reader, sizehint) => reader.#lend(sizehint);
     readerUpdated = (reader, n) => reader.#commit(n);
   }
@@ -214,6 +195,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   constructor(options?: StreamReaderOptions) {
     this.#limit = checkStreamOptions(options).limit ?? DEFAULT_LIMIT;
+    // Keep what normal flow control needs; give back what a burst grew.
+    this.#mem = new ReaderBuffer(2 * this.#limit + MAX_READ);
   }
 
   /**
@@ -255,14 +238,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       throw new Error("Cannot feedData(): feedEof() was already called");
     }
     if (data.length === 0) return;
-    if (this.#lent !== -1) {
-      this.#queued.push(data.slice()); // after the read in flight
-      return;
-    }
-    this.#reserve(data.length);
-    this.#buf.set(data, this.#end);
-    this.#end += data.length;
-    this.#received();
+    // While a read is in flight, the bytes wait behind it.
+    if (this.#mem.append(data)) this.#received();
   }
 
   /** Marks the end of the data: waits end, and reads return what is left. */
@@ -277,7 +254,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    * @returns `true` at the end of the stream.
    */
   atEof(): boolean {
-    return this.#eof && this.#size === 0;
+    return this.#eof && this.#mem.size === 0;
   }
 
   /**
@@ -322,7 +299,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
       this.#throwIfFailed();
       if (n === 0) return Promise.resolve(EMPTY);
       if (n < 0) return this.#readToEof(signal);
-      if (this.#size === 0 && !this.#eof) {
+      if (this.#mem.size === 0 && !this.#eof) {
         return this.#waitForData("read", signal).then(() => this.#takeUpTo(n));
       }
       return Promise.resolve(this.#takeUpTo(n));
@@ -339,12 +316,12 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     } finally {
       this.#toEof = false;
     }
-    return this.#takeUpTo(this.#size);
+    return this.#takeUpTo(this.#mem.size);
   }
 
   /** Takes up to `n` bytes (all there are, at most), then resumes if drained. */
   #takeUpTo(n: number): Uint8Array {
-    const data = this.#take(Math.min(n, this.#size));
+    const data = this.#mem.take(Math.min(n, this.#mem.size));
     this.#maybeResume();
     return data;
   }
@@ -394,7 +371,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   ): Promise<number> {
     this.#throwIfFailed();
     if (buffer.length === 0) return Promise.resolve(0);
-    if (this.#size === 0 && !this.#eof) {
+    if (this.#mem.size === 0 && !this.#eof) {
       return this.#waitForData("readInto", signal).then(() =>
         this.#copyOut(buffer)
       );
@@ -404,9 +381,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   /** Copies as many buffered bytes as fit into `buffer`; returns how many. */
   #copyOut(buffer: Uint8Array): number {
-    const n = Math.min(buffer.length, this.#size);
-    buffer.set(this.#buf.subarray(this.#start, this.#start + n));
-    this.#consume(n);
+    const n = this.#mem.copyOut(buffer);
     this.#maybeResume();
     return n;
   }
@@ -499,9 +474,9 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     } catch (err) {
       if (err instanceof IncompleteReadError) return err.partial;
       if (err instanceof LimitOverrunError) {
-        if (this.#startsWithAt(NEWLINE, err.consumed)) {
-          this.#take(err.consumed + NEWLINE.length);
-        } else this.#take(this.#size);
+        if (this.#mem.startsWith(NEWLINE, err.consumed)) {
+          this.#mem.take(err.consumed + NEWLINE.length);
+        } else this.#mem.take(this.#mem.size);
         this.#maybeResume();
         throw new LimitOverrunError(err.message, err.consumed);
       }
@@ -541,11 +516,13 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     this.#checkUnlocked("readexactly");
     this.#throwIfFailed();
     if (n === 0) return EMPTY;
-    while (this.#size < n) {
-      if (this.#eof) throw new IncompleteReadError(this.#take(this.#size), n);
+    while (this.#mem.size < n) {
+      if (this.#eof) {
+        throw new IncompleteReadError(this.#mem.take(this.#mem.size), n);
+      }
       await this.#waitForData("readexactly", signal);
     }
-    const data = this.#take(n);
+    const data = this.#mem.take(n);
     this.#maybeResume();
     return data;
   }
@@ -602,10 +579,10 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     let matchStart = -1;
     let matchEnd = -1;
     while (true) {
-      const size = this.#size;
+      const size = this.#mem.size;
       if (size - offset >= minLen) {
         for (const sep of seps) {
-          const at = this.#find(sep, offset);
+          const at = this.#mem.find(sep, offset);
           if (at !== -1 && (matchEnd === -1 || at + sep.length < matchEnd)) {
             matchStart = at;
             matchEnd = at + sep.length;
@@ -621,7 +598,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         }
       }
       if (this.#eof) {
-        throw new IncompleteReadError(this.#take(this.#size), null);
+        throw new IncompleteReadError(this.#mem.take(this.#mem.size), null);
       }
       await this.#waitForData("readuntil", signal);
     }
@@ -631,7 +608,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
         matchStart,
       );
     }
-    const data = this.#take(matchEnd);
+    const data = this.#mem.take(matchEnd);
     this.#maybeResume();
     return data;
   }
@@ -651,7 +628,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   /** Shows the state that matters, as asyncio's `__repr__` does. */
   [Symbol.for("Deno.customInspect")](): string {
-    const parts = [`${this.#size} bytes`, `limit=${this.#limit}`];
+    const parts = [`${this.#mem.size} bytes`, `limit=${this.#limit}`];
     if (this.#eof) parts.push("eof");
     if (this.#exception) parts.push(`exception=${this.#exception.name}`);
     if (this.#waiter) parts.push("waiting");
@@ -678,8 +655,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #cancel(): void {
     this.#cancelled = true;
     this.#eof = true;
-    this.#consume(this.#size);
-    this.#queued = [];
+    this.#mem.clear();
     this.#wake(); // a pull in flight ends
     // Keep reading (and dropping) so that the peer's EOF is seen.
     if (this.#paused) {
@@ -724,15 +700,10 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   #maybeResume(): void {
-    if (this.#paused && this.#size <= this.#limit) {
+    if (this.#paused && this.#mem.size <= this.#limit) {
       this.#paused = false;
       this.#transport?.resumeReading();
     }
-  }
-
-  /** How many unread bytes the reader holds. */
-  get #size(): number {
-    return this.#end - this.#start;
   }
 
   /** New bytes are in: wake the waiting call, pause the transport if too many. */
@@ -740,7 +711,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     this.#wake();
     if (
       this.#transport && !this.#paused && !this.#toEof &&
-      this.#size > 2 * this.#limit
+      this.#mem.size > 2 * this.#limit
     ) {
       this.#paused = true;
       this.#transport.pauseReading();
@@ -748,169 +719,23 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Makes room for `want` more bytes after `#end`: moves the unread bytes
-   * to the front, or into a new buffer. Never while a read is in flight.
-   *
-   * While no view of the buffer has been handed out (`readInto`, or reads
-   * that copied), the buffer is reused over and over. Once a read handed out
-   * a view (`#shared`), the bytes before `#end` are the caller's: the buffer
-   * is then only appended to, and replaced by a fresh one, a few reads
-   * large, when it is full.
-   */
-  #reserve(want: number): void {
-    const size = this.#size;
-    if (size === 0 && !this.#shared) {
-      this.#start = this.#end = 0;
-      // Give back what a burst (readexactly beyond the limit, a large
-      // feedData) grew; normal flow control never takes it this far.
-      if (this.#buf.length > 2 * this.#limit + MAX_READ) this.#buf = EMPTY;
-    }
-    const buf = this.#buf;
-    if (buf.length - this.#end >= want) return;
-    if (!this.#shared && buf.length - size >= want && this.#start > 0) {
-      buf.copyWithin(0, this.#start, this.#end);
-    } else {
-      const grown = new Uint8Array(
-        this.#shared
-          ? Math.max(4 * this.#readSize, size + want)
-          : Math.max(2 * buf.length, size + want, MIN_READ),
-      );
-      grown.set(buf.subarray(this.#start, this.#end));
-      this.#buf = grown;
-      this.#shared = false;
-    }
-    this.#start = 0;
-    this.#end = size;
-  }
-
-  /**
-   * Lends memory to the transport's next read (see `readerBuffer`): the
-   * space after `#end`, or the start of a fresh buffer (`#next`). A buffer lent before and never updated was
-   * abandoned by its read (EOF, close, or the transport switched protocols
-   * mid-read), which has ended: nothing writes into it any more.
-   *
-   * A shared buffer (`#shared`) is filled to its end: the read is offered
-   * what is left when that is at least half a read. Below that, the read
-   * goes to the start of a fresh buffer, and `#commit` puts before it the
-   * unread bytes the application has not taken by then (while the read was
-   * in flight it usually takes them all), instead of copying them now.
+   * Lends the reader's memory to the transport's next read (see
+   * `readerBuffer`). A buffer lent before and never updated was abandoned
+   * by its read (EOF, close, or the transport switched protocols mid-read):
+   * the bytes `feedData` queued behind it are in now, before this read's.
    */
   #lend(sizehint: number): Uint8Array {
-    this.#lent = -1;
-    this.#next = null;
-    let want = sizehint > 0 ? sizehint : this.#readSize;
-    // A read that fills what it was offered doubles the next (up to MAX_READ).
-    this.#lentGrows = sizehint <= 0;
-    this.#lentSize = want;
-    if (this.#shared && sizehint <= 0) {
-      const space = this.#buf.length - this.#end;
-      if (space < want / 2) {
-        this.#next = new Uint8Array(
-          Math.max(4 * this.#readSize, this.#size + want),
-        );
-        this.#lent = 0;
-        return this.#next.subarray(0, want);
-      }
-      if (space < want) {
-        want = space;
-        this.#lentGrows = false;
-      }
-    }
-    this.#reserve(want);
-    this.#lent = this.#end;
-    this.#lentSize = want;
-    return this.#buf.subarray(this.#end, this.#end + want);
+    const size = this.#mem.size;
+    const lent = this.#mem.lend(sizehint);
+    if (this.#mem.size !== size) this.#received();
+    return lent;
   }
 
   /** The read lent the buffer wrote `n` bytes (see `readerUpdated`). */
   #commit(n: number): void {
-    if (this.#lent === -1) {
-      throw new Error("Cannot bufferUpdated(): no buffer was lent");
-    }
-    const next = this.#next;
-    this.#lent = -1;
-    this.#next = null;
-    if (this.#cancelled) return; // dropped: nobody reads any more
-    if (n > this.#lentSize) {
-      throw new RangeError(
-        `nbytes (${n}) is more than the buffer lent (${this.#lentSize})`,
-      );
-    }
-    if (next) {
-      // Bytes still unread (no more than when the read was lent: feedData
-      // queues while it is in flight, so there is room) go before the new.
-      const size = this.#size;
-      if (size > 0) {
-        next.copyWithin(size, 0, n);
-        next.set(this.#buf.subarray(this.#start, this.#end));
-      }
-      this.#buf = next;
-      this.#start = 0;
-      this.#end = size;
-      this.#shared = false;
-    }
-    if (n === this.#lentSize && this.#lentGrows && this.#readSize < MAX_READ) {
-      this.#readSize *= 2;
-    }
-    this.#end += n;
-    const queued = this.#queued;
-    this.#queued = [];
-    for (const data of queued) {
-      this.#reserve(data.length);
-      this.#buf.set(data, this.#end);
-      this.#end += data.length;
-    }
-    if (n > 0 || queued.length > 0) this.#received();
-  }
-
-  /** Drops the first `n` unread bytes. */
-  #consume(n: number): void {
-    this.#start += n;
-    if (this.#start === this.#end && this.#lent === -1 && !this.#shared) {
-      this.#start = this.#end = 0;
-    }
-  }
-
-  /**
-   * Removes and returns the first `n` bytes: a view of the buffer, which is
-   * the caller's from now on (see `#reserve`).
-   */
-  #take(n: number): Uint8Array {
-    if (n === 0) return EMPTY;
-    const out = this.#buf.subarray(this.#start, this.#start + n);
-    this.#shared = true;
-    this.#consume(n);
-    return out;
-  }
-
-  /** The position of the first `sep` starting at or after `from`, or -1. */
-  #find(sep: Uint8Array, from: number): number {
-    const base = this.#start;
-    const end = this.#end;
-    const data = this.#buf.subarray(0, end);
-    const first = sep[0]!;
-    let i = base + from;
-    while (true) {
-      const k = data.indexOf(first, i);
-      if (k === -1 || k + sep.length > end) return -1;
-      if (sep.length === 1 || this.#matchesAt(k, sep)) return k - base;
-      i = k + 1;
-    }
-  }
-
-  /** Whether `sep` is at index `k` of the buffer. */
-  #matchesAt(k: number, sep: Uint8Array): boolean {
-    const buf = this.#buf;
-    for (let s = 0; s < sep.length; s++) {
-      if (buf[k + s] !== sep[s]) return false;
-    }
-    return true;
-  }
-
-  /** Whether the unread bytes hold `sep` at position `at`. */
-  #startsWithAt(sep: Uint8Array, at: number): boolean {
-    if (at + sep.length > this.#size) return false;
-    return this.#matchesAt(this.#start + at, sep);
+    const added = this.#mem.commit(n);
+    if (this.#cancelled) this.#mem.clear(); // nobody reads any more
+    else if (added) this.#received();
   }
 }
 

@@ -841,6 +841,24 @@ class Soak {
   }
 
   /** One client loop: sessions one after another until told to stop. */
+
+  /** Resolves once every scripted first session (FIRST_SESSIONS) has ended. */
+  readonly firstSessions: PromiseWithResolvers<void> = Promise.withResolvers();
+  #firstLeft = FIRST_SESSIONS.length;
+
+  /**
+   * Counts the scripted first sessions of `clients` clients (fewer than
+   * FIRST_SESSIONS when there are fewer clients).
+   */
+  expectFirstSessions(clients: number): void {
+    this.#firstLeft = Math.min(clients, FIRST_SESSIONS.length);
+    if (this.#firstLeft === 0) this.firstSessions.resolve();
+  }
+
+  #firstSessionDone(): void {
+    if (--this.#firstLeft === 0) this.firstSessions.resolve();
+  }
+
   async client(
     id: number,
     rng: Rng,
@@ -856,8 +874,15 @@ class Soak {
       // small run injects every kind of fault.
       const set = first ? FIRST_SESSIONS[id] : undefined;
       first = false;
-      if (set) await this.session(set[0], set[1], rng, set[2]);
-      else await this.session(rng.weighted(SCENARIOS), rng.pick(KINDS), rng);
+      if (set) {
+        try {
+          await this.session(set[0], set[1], rng, set[2]);
+        } finally {
+          this.#firstSessionDone();
+        }
+      } else {
+        await this.session(rng.weighted(SCENARIOS), rng.pick(KINDS), rng);
+      }
     }
   }
 
@@ -1475,8 +1500,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakFigures> {
       : undefined;
     try {
       const rootRng = new Rng(seed);
+      run.expectFirstSessions(clients);
       const chaos = (async () => {
         const order = rootRng.int(0, KINDS.length - 1);
+        // The scripted first sessions inject every kind of client fault: a
+        // server fault must not cut them short (a loaded machine runs them
+        // slowly), so the first one waits for them, bounded by the run.
+        await Promise.race([
+          run.firstSessions.promise,
+          sleep(Math.max(0, deadline - Date.now())),
+        ]);
         for (let k = 0; k < serverFaults; k++) {
           const at = start + (k + 1) * seconds * 1000 / (serverFaults + 1);
           await sleep(Math.max(0, at - Date.now()));

@@ -25,8 +25,8 @@
  * with the flaky names shown. A test that fails in the baseline even alone
  * is reported as broken and cannot kill (the exit code is then 1 too).
  *
- * Each run copies the root `*.ts`, `deno.json`, `deno.lock`, `tests/` and
- * `examples/` into a fresh temporary directory, applies the edit there and
+ * Each run copies the root `*.ts` and `*.md`, `deno.json`, `deno.lock`,
+ * `tests/`, `examples/` and `docs/` into a fresh temporary directory, applies the edit there and
  * runs the `test` task's `deno test` command (read from `deno.json`, so
  * with its sanitizer flags) in it, so the working tree is never touched.
  * The exit code is 0 only when every mutant was applied and killed.
@@ -147,53 +147,53 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_stream_reader.ts",
-    find: "this.#size > 2 * this.#limit",
-    replace: "this.#size >= 2 * this.#limit",
+    find: "this.#mem.size > 2 * this.#limit",
+    replace: "this.#mem.size >= 2 * this.#limit",
     description: "the reader pauses the transport at exactly 2 x limit",
   },
   {
     file: "_stream_reader.ts",
-    find: "this.#paused && this.#size <= this.#limit",
-    replace: "this.#paused && this.#size < this.#limit",
+    find: "this.#paused && this.#mem.size <= this.#limit",
+    replace: "this.#paused && this.#mem.size < this.#limit",
     description: "the reader resumes the transport only below the limit",
   },
   {
     file: "_stream_reader.ts",
     find: "throw new LimitOverrunError(err.message, err.consumed);",
-    replace: "throw new LimitOverrunError(err.message, this.#size);",
+    replace: "throw new LimitOverrunError(err.message, this.#mem.size);",
     description:
       "readline's LimitOverrunError.consumed is what is left after discarding",
   },
   {
     file: "_stream_reader.ts",
-    find: "this.#take(err.consumed + NEWLINE.length);",
-    replace: "this.#take(err.consumed);",
+    find: "this.#mem.take(err.consumed + NEWLINE.length);",
+    replace: "this.#mem.take(err.consumed);",
     description:
       "readline past the limit leaves the newline of the discarded line",
   },
   {
-    file: "_stream_reader.ts",
-    find: "const n = Math.min(buffer.length, this.#size);",
-    replace: "const n = Math.min(buffer.length - 1, this.#size);",
+    file: "_reader_buffer.ts",
+    find: "const n = Math.min(dest.length, this.size);",
+    replace: "const n = Math.min(dest.length - 1, this.size);",
     description: "readInto leaves the last byte of its buffer unfilled",
   },
   {
     file: "_stream_reader.ts",
-    find: "throw new IncompleteReadError(this.#take(this.#size), n);",
+    find: "throw new IncompleteReadError(this.#mem.take(this.#mem.size), n);",
     replace:
-      "throw new IncompleteReadError(this.#take(this.#size), this.#size);",
+      "throw new IncompleteReadError(this.#mem.take(this.#mem.size), this.#mem.size);",
     description:
       "readexactly's IncompleteReadError.expected is the bytes left, not n",
   },
   {
-    file: "_stream_reader.ts",
+    file: "_reader_buffer.ts",
     find: "        next.copyWithin(size, 0, n);\n",
     replace: "",
     description:
       "a read that landed in a fresh buffer is not moved after the bytes still unread (they overwrite it)",
   },
   {
-    file: "_stream_reader.ts",
+    file: "_reader_buffer.ts",
     find: "      if (space < want / 2) {\n",
     replace: "      if (space < 0) {\n",
     description:
@@ -546,14 +546,14 @@ export const MUTANTS: Mutant[] = [
 
   // ---- Issue 26 ------------------------------------------------------------
   {
-    file: "_stream_reader.ts",
-    find: "          Math.max(4 * this.#readSize, this.#size + want),\n",
+    file: "_reader_buffer.ts",
+    find: "          Math.max(4 * this.#readSize, this.size + want),\n",
     replace: "          Math.max(4 * this.#readSize, want),\n",
     description:
       "a fresh buffer lent to a socket read is sized without the unread bytes #commit puts in front of it",
   },
   {
-    file: "_stream_reader.ts",
+    file: "_reader_buffer.ts",
     find: "          ? Math.max(4 * this.#readSize, size + want)\n",
     replace: "          ? Math.max(4 * this.#readSize, want)\n",
     description:
@@ -911,14 +911,16 @@ async function makeCopy(): Promise<string> {
   for await (const entry of Deno.readDir(ROOT)) {
     if (
       entry.isFile &&
-      (entry.name.endsWith(".ts") || entry.name === "deno.json" ||
-        entry.name === "deno.lock")
+      (entry.name.endsWith(".ts") || entry.name.endsWith(".md") ||
+        entry.name === "deno.json" || entry.name === "deno.lock")
     ) {
       await Deno.copyFile(new URL(entry.name, ROOT), `${dir}/${entry.name}`);
     }
   }
   await copyTree(new URL("tests/", ROOT), `${dir}/tests`);
   await copyTree(new URL("examples/", ROOT), `${dir}/examples`);
+  // The docs test type-checks the Markdown pages' examples.
+  await copyTree(new URL("docs/", ROOT), `${dir}/docs`);
   return dir;
 }
 
