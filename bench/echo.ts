@@ -124,8 +124,13 @@ async function plainServers(): Promise<ServerSpec[]> {
   return list;
 }
 
-/** The TLS echo servers: the same files with --tls; the raw loop first, as the baseline. */
-function tlsServers(): ServerSpec[] {
+/**
+ * The TLS echo servers: the same files with --tls; the raw loop first, as
+ * the baseline. Outside `--quick`, CPython asyncio's TLS protocol echo
+ * (`ssl=` on `create_server`) and Node's own `node:tls` echo under Node,
+ * where those are installed.
+ */
+async function tlsServers(): Promise<ServerSpec[]> {
   const run = (file: string) => [
     deno,
     "run",
@@ -146,7 +151,27 @@ function tlsServers(): ServerSpec[] {
       clientArgs: ["starttls"],
     },
   ];
-  return flags.quick ? list.slice(0, 2) : list;
+  if (flags.quick) return list.slice(0, 2);
+  const [cert, key] = [`${tlsDir}server.pem`, `${tlsDir}server.key`];
+  const py = await findPython();
+  if (py) {
+    const script = benchPath("servers/asyncio_echo.py");
+    list.push({
+      name: "asyncio protocol (ssl=)",
+      cmd: [py.python, script, "protocol", "--tls", cert, key],
+    });
+  } else console.error("no python3 with asyncio: the CPython TLS row skipped");
+  try {
+    await new Deno.Command("node", { args: ["--version"], stdout: "null" })
+      .output();
+    list.push({
+      name: "Node node:tls (under Node)",
+      cmd: ["node", benchPath("servers/node_tls.mjs"), cert, key],
+    });
+  } catch {
+    console.error("no node on PATH: the Node TLS row skipped");
+  }
+  return list;
 }
 
 /**
@@ -421,7 +446,7 @@ try {
     const client = await tlsClient(tmp);
     const { rows, tls } = await measure(
       "TLS ",
-      tlsServers(),
+      await tlsServers(),
       tlsCells,
       client,
       [caFile],
