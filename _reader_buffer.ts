@@ -14,8 +14,12 @@
  * @module
  */
 
-/** A transport's read is offered this much at first... */
-const MIN_READ = 4 * 1024;
+/**
+ * A socket read is offered this much at first, so that an idle connection
+ * holds little memory (the socket transport's reads and the reader's lends
+ * follow the same rule)...
+ */
+export const MIN_READ = 4 * 1024;
 /** ...and twice as much each time it fills it, up to this: the largest read offered. */
 export const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);

@@ -30,14 +30,11 @@ import {
 import { BaseProtocol, type Transport } from "./_contract.ts";
 import { formatAddr } from "./_address.ts";
 import { closeQuietly } from "./_conn.ts";
+import { MAX_READ, MIN_READ } from "./_reader_buffer.ts";
 import { type ErrorWhen, TransportBase } from "./_base_transport.ts";
 import { WriteFlow } from "./_flow_control.ts";
 import { isConnectionError, logger, reportException } from "./_log.ts";
 
-/** Reads start with a small buffer so an idle connection holds little memory. */
-const MIN_READ = 4 * 1024;
-/** A read that fills the buffer doubles it, up to this. */
-const MAX_READ = 64 * 1024;
 /**
  * Writes are copied into reusable buffers of this size: Deno handles an
  * ArrayBuffer it has seen before much faster than a new one per write (a raw
