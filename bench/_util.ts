@@ -18,6 +18,11 @@ export interface BenchFlags extends TimingFlags {
   udp: boolean;
   /** Pin servers to CPU 0 and the load client to CPU 1 (with `taskset`). */
   pin: boolean;
+  /**
+   * Another checkout of the repository (an older commit, say) whose aio
+   * servers run as extra rows of the same run: a same-run A/B.
+   */
+  compare?: string;
 }
 
 /**
@@ -64,7 +69,11 @@ export function parseFlags(args: string[]): BenchFlags {
     else if (arg === "--only-tls") flags.onlyTls = true;
     else if (arg === "--no-udp") flags.udp = false;
     else if (arg === "--no-pin") flags.pin = false;
-    else throw new TypeError(`Unknown flag ${arg}`);
+    else if (arg === "--compare") {
+      const dir = args[++i];
+      if (!dir) throw new TypeError("--compare needs a directory");
+      flags.compare = dir.replace(/\/+$/, "");
+    } else throw new TypeError(`Unknown flag ${arg}`);
   }
   if (flags.onlyTls && (flags.onlyExtras || !flags.tls)) {
     throw new TypeError(

@@ -40,6 +40,8 @@
  *   --no-udp       skip the UDP echo table (bench/udp_echo.ts; full mode only)
  *   --no-pin       do not pin the servers to CPU 0 and the load client to
  *                  CPU 1 (pinned by default where `taskset` works)
+ *   --compare DIR  also run the aio servers of another checkout (an older
+ *                  commit) as rows "(DIR)" of the same run: a same-run A/B
  */
 import {
   benchPath,
@@ -84,6 +86,29 @@ const commandLine = `deno task bench${
 const tlsDir = benchPath("../tests/fixtures/tls/");
 const caFile = `${tlsDir}ca.pem`;
 
+/**
+ * The rows of `--compare DIR`: each server `file` of that checkout, run
+ * with `before` ahead of its path and `after` behind it.
+ */
+function compared(
+  before: string[],
+  after: string[],
+  files: string[],
+): ServerSpec[] {
+  const dir = flags.compare;
+  if (dir === undefined) return [];
+  const names: Record<string, string> = {
+    "aio_protocol.ts": "aio Protocol",
+    "aio_buffered.ts": "aio BufferedProtocol",
+    "aio_streams.ts": "aio streams",
+    "aio_readinto.ts": "aio streams readInto",
+  };
+  return files.map((file) => ({
+    name: `${names[file] ?? file} (${dir})`,
+    cmd: [...before, `${dir}/bench/servers/${file}`, ...after],
+  }));
+}
+
 async function plainServers(): Promise<ServerSpec[]> {
   const run = (file: string) => [
     deno,
@@ -98,6 +123,12 @@ async function plainServers(): Promise<ServerSpec[]> {
     { name: "aio BufferedProtocol", cmd: run("aio_buffered.ts") },
     { name: "aio streams", cmd: run("aio_streams.ts") },
     { name: "aio streams readInto", cmd: run("aio_readinto.ts") },
+    ...compared([deno, "run", "--allow-net"], [], [
+      "aio_protocol.ts",
+      "aio_buffered.ts",
+      "aio_streams.ts",
+      "aio_readinto.ts",
+    ]),
   ];
   if (flags.quick) return list;
   const py = await findPython();
@@ -150,6 +181,12 @@ async function tlsServers(): Promise<ServerSpec[]> {
       cmd: run("aio_starttls.ts"),
       clientArgs: ["starttls"],
     },
+    ...compared(
+      // That checkout's servers read that checkout's certificates.
+      [deno, "run", "--allow-net", `--allow-read=${flags.compare}`],
+      ["--tls"],
+      ["aio_protocol.ts", "aio_buffered.ts", "aio_streams.ts"],
+    ),
   ];
   if (flags.quick) return list.slice(0, 2);
   const [cert, key] = [`${tlsDir}server.pem`, `${tlsDir}server.key`];
