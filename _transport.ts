@@ -346,6 +346,16 @@ export abstract class StreamTransport extends TransportBase
       }
       return;
     }
+    if (when === "open" && isTlsProtocolError(exc)) {
+      // A TLS alert or protocol error from the peer after the handshake
+      // (a client refused by our requestCert, say): the peer's doing, as a
+      // failed handshake is; connectionLost(exc) hears of it.
+      logger[this.#owner ? "warning" : "debug"](
+        "{message} (peer {peer}): {error}",
+        { message, peer, error: exc },
+      );
+      return;
+    }
     if (when === "open" && isConnectionError(exc)) {
       logger.debug("{message} (peer {peer}): {error}", {
         message,
@@ -803,6 +813,16 @@ export class SocketTransport extends StreamTransport {
 /** Whether `transport` speaks TLS (one of ours with a TLS session). */
 export function isTls(transport: Transport): boolean {
   return transport instanceof StreamTransport && transport.tls !== null;
+}
+
+/**
+ * Whether an error is the TLS engine's report of a peer's alert or a
+ * protocol violation (Node's `ERR_SSL_*` codes), not an error of our own or
+ * of the application's.
+ */
+function isTlsProtocolError(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("ERR_SSL_");
 }
 
 /** Calls `getBuffer(sizehint)` and checks what it returns. */
