@@ -63,9 +63,12 @@ test("streams: 200 concurrent clients each get 256 KiB of random bytes echoed (d
       writer.write(payload.subarray(off, off + 50_000));
       await writer.drain();
     }
-    assertEquals(await digest(await received), await digest(payload));
+    assertEquals(
+      await digest(await within(received, "the echo")),
+      await digest(payload),
+    );
     writer.writeEof();
-    assertEquals((await reader.read()).length, 0);
+    assertEquals((await within(reader.read(), "the echo's EOF")).length, 0);
     assertEquals(reader.atEof(), true);
     writer.close(); // both halves are shut, but as in asyncio only close() ends it
     await writer.waitClosed();
@@ -104,7 +107,7 @@ test("streams: drain() holds a fast writer to a slow reader with bounded bufferi
   let got = 0;
   try {
     while (true) {
-      const data = await reader.read(256 * 1024);
+      const data = await within(reader.read(256 * 1024), `byte ${got} on`);
       if (data.length === 0) break;
       assert(data.every((b) => b === 7));
       got += data.length;

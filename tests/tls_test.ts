@@ -572,17 +572,23 @@ test("TLS: a connection paused by flow control still closes at once when the pee
   });
   // Send 16 MiB without reading: the server's echo backs up and it pauses.
   for (let i = 0; i < 16; i++) writer.write(new Uint8Array(1 << 20));
-  while (paused === 0) await delay(10);
+  const until = Date.now() + 5000;
+  while (paused === 0) {
+    assert(Date.now() < until, "the server never paused");
+    await delay(10);
+  }
   await delay(100); // the client's own buffer fills too
   const started = performance.now();
   server.close();
   server.closeClients(); // close_notify after the buffer
   // The client reads what there is, then goes away without answering.
-  while ((await reader.read(65536).catch(() => EMPTY)).length > 0) {
+  const read = () =>
+    within(reader.read(65536).catch(() => EMPTY), "the client's reads");
+  while ((await read()).length > 0) {
     /* drain */
   }
   writer.transport.abort();
-  await server.waitClosed();
+  await within(server.waitClosed(), "waitClosed()");
   const waited = performance.now() - started;
   // It used to wait the whole shutdown timeout (30 s) with its socket open.
   assert(waited < 5000, `closed after ${waited.toFixed(0)} ms`);

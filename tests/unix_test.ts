@@ -89,7 +89,7 @@ test("Unix: getExtraInfo gives Deno.UnixAddr names and half-close works", async 
   assertEquals(transport.canWriteEof(), true);
   transport.write(enc("half"));
   transport.writeEof();
-  await client.eof.promise;
+  await within(client.eof.promise, "the echo's EOF");
   assertEquals(dec(client.bytes()), "half");
   assertEquals(await client.lost.promise, null);
 });

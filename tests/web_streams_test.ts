@@ -45,7 +45,7 @@ test("reader.readable is one byte stream per reader: a BYOB reader reads into it
   let got = "";
   let buffer: Uint8Array = mine;
   while (true) {
-    const { value, done } = await byob.read(buffer);
+    const { value, done } = await within(byob.read(buffer), "a BYOB read");
     if (done) break;
     got += dec(value);
     buffer = new Uint8Array(value.buffer); // the same memory, handed back
