@@ -342,8 +342,9 @@ type Op = { kind: "line" } | { kind: "until"; sep: string[] } | {
  * (`ok:<bytes>`) or throws (`IncompleteReadError:<partial bytes>`,
  * `LimitOverrunError:<consumed>`), worked out on the
  * whole stream at once with plain arrays, as asyncio's reader specifies
- * it (readuntil stops at the match that ends first, CPython 3.13; a match
- * may start at `limit` at most; without one, the search is past the limit
+ * it (readuntil stops at the match that ends first, and of two that end at
+ * the same byte the shorter wins whatever the list's order, as CPython 3.13
+ * sorts the separators by length; a match may start at `limit` at most; without one, the search is past the limit
  * once `len(buffer) + 1 - len(longest separator)` exceeds it; at EOF,
  * readline returns what is left). It stops after a `LimitOverrunError`,
  * whose `consumed` is as the stream fed whole gives it.
@@ -364,7 +365,7 @@ function modelReader(text: string, ops: Op[], limit: number): string[] {
     } else {
       const seps = (op.kind === "line" ? ["\n"] : op.sep).map((s) =>
         Array.from(enc(s))
-      );
+      ).sort((a, b) => a.length - b.length);
       const longest = Math.max(...seps.map((sep) => sep.length));
       let start = -1;
       let end = -1;
