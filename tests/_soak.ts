@@ -979,21 +979,26 @@ class Soak {
 
   /**
    * The first phase of a slow reader: send messages without reading until
-   * the pipeline is full (our write buffer stays over 128 KiB because the
-   * server stopped reading, its own write buffer being full), or 16 MiB.
+   * the pipeline is full (the server paused writing, its own write buffer
+   * being full), or `stallMax` bytes (16 MiB at most).
    */
   async #stall(
     s: Session,
     transport: Transport,
     expected: Expected,
+    localPort: number,
   ): Promise<void> {
     this.stats.faults.slowReader++;
+    const paused = () => (s.slot.conns.get(localPort)?.pauses ?? 0) > 0;
     for (let i = 0; i < 64 && expected.sent < this.stallMax; i++) {
       const msg = this.#message(s, 256 * KiB);
       expected.add(msg);
       transport.write(msg);
       await sleep(1, s.signal);
-      if (transport.getWriteBufferSize() > 128 * KiB) {
+      // Stalled once the server paused writing: its own buffer is full. (Our
+      // buffer over 128 KiB alone says little on a loaded machine, where
+      // our write loop may simply not have run yet.)
+      if (paused()) {
         await sleep(s.rng.int(10, 50), s.signal); // stay stalled a while
         return;
       }
@@ -1056,7 +1061,7 @@ class Soak {
         return;
       }
       case "slowReader": {
-        await this.#stall(s, writer.transport, expected);
+        await this.#stall(s, writer.transport, expected, localPort);
         await Promise.all([
           readUpTo(expected.sent, true),
           guard(writer.drain(), signal),
@@ -1146,7 +1151,7 @@ class Soak {
       }
       case "slowReader": {
         transport.pauseReading(); // not reading at all at first
-        await this.#stall(s, transport, expected);
+        await this.#stall(s, transport, expected, localPort);
         client.slow = () => rng.int(1, 4);
         transport.resumeReading();
         await guard(client.all(), signal);
