@@ -998,11 +998,16 @@ class Soak {
       // Stalled once the server paused writing: its own buffer is full. (Our
       // buffer over 128 KiB alone says little on a loaded machine, where
       // our write loop may simply not have run yet.)
-      if (paused()) {
-        await sleep(s.rng.int(10, 50), s.signal); // stay stalled a while
-        return;
-      }
+      if (paused()) break;
     }
+    // All sent and nothing read: the server echoes into a client that does
+    // not read, so its buffer fills once it has caught up with what the
+    // kernel holds (a loaded machine may take a while; bounded well under
+    // the hang watchdog).
+    for (let waited = 0; !paused() && waited < 2000; waited += 10) {
+      await sleep(10, s.signal);
+    }
+    await sleep(s.rng.int(10, 50), s.signal); // stay stalled a while
   }
 
   /** Echo, half-close, slow reader or abort, on the streams API. */
