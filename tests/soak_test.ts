@@ -44,7 +44,7 @@ async function soakInOwnProcess(): Promise<
       "--v8-flags=--expose-gc",
       new URL("./_soak.ts", import.meta.url).pathname,
       ...["--clients", "8", "--seconds", "1", "--seed", String(SEED + 1)],
-      ...["--slow-reader-max", String(6 * MiB), "--hang-ms", "5000"],
+      ...["--slow-reader-max", String(16 * MiB), "--hang-ms", "5000"],
       "--json",
     ],
     cwd: new URL("..", import.meta.url).pathname,
