@@ -23,12 +23,18 @@ export interface BenchFlags extends TimingFlags {
    * servers run as extra rows of the same run: a same-run A/B.
    */
   compare?: string;
+  /**
+   * Only these plain cells (`--cells 102400x10,1024x10`): a focused run,
+   * printed, `results.md` left alone, no TLS, UDP or memory tables.
+   */
+  cells?: { size: number; conns: number }[];
 }
 
 /**
  * Parses `--quick`, `--rounds N`, `--duration S`, `--warmup S`,
  * `--no-extras`, `--only-extras`, `--connections N`, `--deno-client`,
- * `--no-tls`, `--only-tls`, `--no-udp`, `--no-pin`. (`--extras` is accepted
+ * `--no-tls`, `--only-tls`, `--no-udp`, `--no-pin`, `--compare DIR`,
+ * `--cells SIZExCONNS,...`. (`--extras` is accepted
  * and is the default outside `--quick`.)
  */
 export function parseFlags(args: string[]): BenchFlags {
@@ -73,6 +79,9 @@ export function parseFlags(args: string[]): BenchFlags {
       const dir = args[++i];
       if (!dir) throw new TypeError("--compare needs a directory");
       flags.compare = dir.replace(/\/+$/, "");
+    } else if (arg === "--cells") {
+      flags.cells = parseCells(args[++i]);
+      Object.assign(flags, { tls: false, udp: false, extras: false });
     } else throw new TypeError(`Unknown flag ${arg}`);
   }
   if (flags.onlyTls && (flags.onlyExtras || !flags.tls)) {
@@ -81,6 +90,22 @@ export function parseFlags(args: string[]): BenchFlags {
     );
   }
   return flags;
+}
+
+/** `--cells SIZExCONNS,...`: the plain cells to run. */
+function parseCells(
+  arg: string | undefined,
+): { size: number; conns: number }[] {
+  const cells = (arg ?? "").split(",").map((cell) => {
+    const m = /^(\d+)x(\d+)$/.exec(cell.trim());
+    if (!m || Number(m[1]) <= 0 || Number(m[2]) <= 0) {
+      throw new TypeError(
+        `--cells needs SIZExCONNS[,SIZExCONNS...] (bytes x connections), got "${cell}"`,
+      );
+    }
+    return { size: Number(m[1]), conns: Number(m[2]) };
+  });
+  return cells;
 }
 
 /** `args[i]` as a positive number, or a `TypeError` naming the flag before it. */

@@ -28,6 +28,7 @@
  * Usage: deno task bench [--quick] [--rounds N] [--duration S] [--warmup S]
  *                        [--no-extras] [--only-extras] [--connections N]
  *                        [--deno-client] [--no-tls] [--only-tls] [--no-udp]
+ *                        [--cells LIST] [--compare DIR]
  *   --quick        one short round of three plain cells and one TLS cell,
  *                  Deno servers only (CI); prints the tables, leaves
  *                  results.md alone
@@ -40,6 +41,8 @@
  *   --no-udp       skip the UDP echo table (bench/udp_echo.ts; full mode only)
  *   --no-pin       do not pin the servers to CPU 0 and the load client to
  *                  CPU 1 (pinned by default where `taskset` works)
+ *   --cells LIST   only these plain cells (SIZExCONNS,...) and the Deno
+ *                  servers, printed, no other table, results.md left alone
  *   --compare DIR  also run the aio servers of another checkout (an older
  *                  commit) as rows "(DIR)" of the same run: a same-run A/B
  */
@@ -130,7 +133,7 @@ async function plainServers(): Promise<ServerSpec[]> {
       "aio_readinto.ts",
     ]),
   ];
-  if (flags.quick) return list;
+  if (flags.quick || flags.cells) return list;
   const py = await findPython();
   if (!py) {
     console.error("no python3 with asyncio: CPython rows skipped");
@@ -302,7 +305,7 @@ function load(
   );
 }
 
-const cells: Cell[] = flags.quick
+const cells: Cell[] = flags.cells ?? (flags.quick
   ? [
     { size: 1024, conns: 10 },
     { size: 102400, conns: 10 },
@@ -314,7 +317,7 @@ const cells: Cell[] = flags.quick
     { size: 102400, conns: 10 },
     { size: 1024, conns: 1 },
     { size: 1024, conns: 100 },
-  ];
+  ]);
 
 // The 100 KiB cells show the delayed-ACK stall of the raw Deno.listenTls
 // loop (Deno.TlsConn cannot set TCP_NODELAY: a reply of several TLS records
@@ -525,7 +528,7 @@ try {
   );
   const text = lines.join("\n") + "\n";
   console.log(text);
-  if (!flags.quick && !flags.onlyTls) {
+  if (!flags.quick && !flags.onlyTls && !flags.cells) {
     await Deno.writeTextFile(benchPath("results.md"), text);
   }
 } finally {
