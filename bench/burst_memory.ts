@@ -1,0 +1,202 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/**
+ * Memory after a burst (issue 23): does a server give back the read memory
+ * that a burst of traffic made it take, once its connections go quiet?
+ *
+ * For each echo server of `servers/` (the raw `Deno.Conn` loop as the
+ * reference, then our Protocol, BufferedProtocol, streams and streams on
+ * `readInto`), in its own process: its RSS with no connections; with N
+ * (2,000) idle connections, opened by `burst_client.ts` in another process;
+ * then each connection sends MIB (1) MiB, a checked pattern, and reads the
+ * whole echo back, 100 connections bursting at a time; then all N stay open
+ * and idle: the RSS 3 s later, the same after a forced full GC (the server
+ * runs under `_gc_wrapper.ts`, which collects on SIGUSR2), and the peak
+ * (VmHWM). Per connection is (RSS − RSS with no connections) / N; the goal
+ * is at most 32 KiB per connection 3 s after the burst, without a forced GC.
+ * The goal is reported, not enforced: OVER does not fail the run
+ * (`tests/burst_memory_test.ts` holds the library to a bound). Both
+ * processes run with `ulimit -n 65536` (or the hard limit).
+ *
+ * Usage: deno run -A bench/burst_memory.ts [N] [MIB]
+ */
+import { benchPath, kib, sleep, spawnLines } from "./_util.ts";
+
+/** The per-connection goal after a burst, in KiB (issue 23). */
+export const GOAL_KIB = 32;
+/** How many connections burst at a time. */
+export const CONCURRENCY = 100;
+/** How long the connections idle after the burst before the reading, in ms. */
+export const IDLE_MS = 3000;
+
+/** The servers measured: the name of the row and the file in `servers/`. */
+export const BURST_SERVERS: readonly {
+  name: string;
+  file: string;
+  /** The raw loop is the reference: the goal is not its to meet. */
+  reference?: boolean;
+}[] = [
+  { name: "raw Deno.Conn", file: "raw.ts", reference: true },
+  { name: "aio Protocol", file: "aio_protocol.ts" },
+  { name: "aio BufferedProtocol", file: "aio_buffered.ts" },
+  { name: "aio streams", file: "aio_streams.ts" },
+  { name: "aio streams readInto", file: "aio_readinto.ts" },
+];
+
+/** One server's RSS (KiB) through the run. */
+export interface BurstResult {
+  name: string;
+  count: number;
+  /** No connections. */
+  baseKiB: number;
+  /** N idle connections, before the burst. */
+  idleKiB: number;
+  /** N idle connections, `IDLE_MS` after the burst. */
+  afterKiB: number;
+  /** The same, 500 ms after a forced full GC. */
+  gcKiB: number;
+  /** VmHWM at the end. */
+  peakKiB: number;
+  /** How long the burst took. */
+  seconds: number;
+}
+
+/** Descriptors the process `pid` has open. */
+function openFds(pid: number): number {
+  let n = 0;
+  for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) n++;
+  return n;
+}
+
+/** Runs the burst against one server and reads its memory. */
+export async function burstOnce(
+  name: string,
+  file: string,
+  count = 2000,
+  mib = 1,
+): Promise<BurstResult> {
+  const server = spawnLines([
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--v8-flags=--expose-gc",
+    benchPath("_gc_wrapper.ts"),
+    benchPath(`servers/${file}`),
+  ]);
+  let client: ReturnType<typeof spawnLines> | undefined;
+  try {
+    const pid = server.child.pid;
+    const port = Number(await server.nextLine());
+    await sleep(500);
+    const baseKiB = kib(pid, "VmRSS");
+    const baseFds = openFds(pid);
+    client = spawnLines(
+      [
+        Deno.execPath(),
+        "run",
+        "-A",
+        benchPath("burst_client.ts"),
+        `${port}`,
+        `${count}`,
+        `${Math.round(mib * 1024 * 1024)}`,
+        `${CONCURRENCY}`,
+      ],
+      "piped",
+    );
+    const idle = await client.nextLine(120_000);
+    if (idle !== "idle") throw new Error(`burst_client said ${idle}`);
+    // Wait until the server has accepted them all, then let it settle.
+    const deadline = Date.now() + 30_000;
+    while (openFds(pid) < baseFds + count) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${name} accepted ${openFds(pid) - baseFds} of ${count} in 30 s`,
+        );
+      }
+      await sleep(50);
+    }
+    await sleep(500);
+    const idleKiB = kib(pid, "VmRSS");
+    const writer = client.child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("go\n"));
+    const done = await client.nextLine(300_000);
+    if (!done.startsWith("done ")) throw new Error(`burst_client: ${done}`);
+    await sleep(IDLE_MS);
+    const afterKiB = kib(pid, "VmRSS");
+    const peakKiB = kib(pid, "VmHWM");
+    Deno.kill(pid, "SIGUSR2");
+    await sleep(500);
+    const gcKiB = kib(pid, "VmRSS");
+    await writer.close().catch(() => {});
+    return {
+      name,
+      count,
+      baseKiB,
+      idleKiB,
+      afterKiB,
+      gcKiB,
+      peakKiB,
+      seconds: Number(done.slice(5)),
+    };
+  } finally {
+    await client?.stop();
+    await server.stop();
+  }
+}
+
+/** Runs every server in turn and returns the results.md section. */
+export async function runBurstMemory(
+  count = 2000,
+  mib = 1,
+): Promise<string[]> {
+  const results: (BurstResult & { reference: boolean })[] = [];
+  for (const { name, file, reference = false } of BURST_SERVERS) {
+    const r = { ...await burstOnce(name, file, count, mib), reference };
+    console.error(
+      `burst memory, ${name}: base ${r.baseKiB} KiB, idle ${r.idleKiB} KiB, ` +
+        `after ${r.afterKiB} KiB, after GC ${r.gcKiB} KiB, ` +
+        `peak ${r.peakKiB} KiB (burst ${r.seconds} s)`,
+    );
+    results.push(r);
+  }
+  const n = count.toLocaleString("en-US");
+  const seconds = IDLE_MS / 1000;
+  const mibText = (kiB: number) => `${(kiB / 1024).toFixed(1)} MiB`;
+  const per = (r: BurstResult, kiB: number) => (kiB - r.baseKiB) / r.count;
+  const cell = (r: BurstResult, kiB: number) =>
+    `${per(r, kiB).toFixed(1)} KiB (${mibText(kiB)})`;
+  return [
+    "## Memory after a burst",
+    "",
+    `Each server in its own process. The client (\`burst_client.ts\`, another process) opens ${n} connections,`,
+    `then sends ${mib} MiB on each and reads the echo back, checked (${CONCURRENCY} connections bursting at a time),`,
+    `then leaves all ${n} open and idle. Per connection: (RSS − RSS with no connections) / ${n}; the RSS`,
+    `in brackets. "After GC": 500 ms after a full GC forced by SIGUSR2 (\`_gc_wrapper.ts\`, \`--expose-gc\`).`,
+    `Goal (issue 23): at most ${GOAL_KIB} KiB per connection ${seconds} s after the burst, without a forced GC.`,
+    "",
+    `| server | no connections | ${n} idle | after burst, idle ${seconds} s | after burst, after GC | peak (VmHWM) | goal ≤ ${GOAL_KIB} KiB | burst |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ...results.map((r) =>
+      `| ${r.name} | ${mibText(r.baseKiB)} | ${cell(r, r.idleKiB)} | ${
+        cell(r, r.afterKiB)
+      } | ${cell(r, r.gcKiB)} | ${cell(r, r.peakKiB)} | ${
+        r.reference
+          ? "(reference)"
+          : per(r, r.afterKiB) <= GOAL_KIB
+          ? "met"
+          : "OVER"
+      } | ${r.seconds.toFixed(1)} s |`
+    ),
+  ];
+}
+
+if (import.meta.main) {
+  const count = Number(Deno.args[0] ?? 2000);
+  const mib = Number(Deno.args[1] ?? 1);
+  if (!Number.isInteger(count) || count <= 0) {
+    throw new TypeError(`N must be a positive integer, got ${Deno.args[0]}`);
+  }
+  if (!(mib > 0)) {
+    throw new TypeError(`MIB must be a positive number, got ${Deno.args[1]}`);
+  }
+  console.log((await runBurstMemory(count, mib)).join("\n"));
+}
