@@ -8,6 +8,8 @@ export interface BenchFlags extends TimingFlags {
   extras: boolean;
   onlyExtras: boolean;
   connections: number;
+  /** Connections of the memory-after-a-burst measurement. */
+  burstConnections: number;
   /** Use the Deno load client even when gcc could build the C one. */
   denoClient: boolean;
   /** Run the TLS echo table. */
@@ -32,7 +34,8 @@ export interface BenchFlags extends TimingFlags {
 
 /**
  * Parses `--quick`, `--rounds N`, `--duration S`, `--warmup S`,
- * `--no-extras`, `--only-extras`, `--connections N`, `--deno-client`,
+ * `--no-extras`, `--only-extras`, `--connections N`,
+ * `--burst-connections N`, `--deno-client`,
  * `--no-tls`, `--only-tls`, `--no-udp`, `--no-pin`, `--compare DIR`,
  * `--cells SIZExCONNS,...`. (`--extras` is accepted
  * and is the default outside `--quick`.)
@@ -46,6 +49,7 @@ export function parseFlags(args: string[]): BenchFlags {
     extras: true,
     onlyExtras: false,
     connections: 10000,
+    burstConnections: 2000,
     denoClient: false,
     tls: true,
     onlyTls: false,
@@ -70,6 +74,8 @@ export function parseFlags(args: string[]): BenchFlags {
       Object.assign(flags, { extras: true, onlyExtras: true });
     } else if (arg === "--connections") {
       flags.connections = Math.ceil(positiveArg(args, ++i));
+    } else if (arg === "--burst-connections") {
+      flags.burstConnections = Math.ceil(positiveArg(args, ++i));
     } else if (arg === "--deno-client") flags.denoClient = true;
     else if (arg === "--no-tls") flags.tls = false;
     else if (arg === "--only-tls") flags.onlyTls = true;

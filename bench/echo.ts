@@ -21,19 +21,23 @@
  * over `Deno.connectTls` (and `Deno.startTls` for STARTTLS) when that build
  * fails.
  *
- * In full mode the flow-control (`flow_control.ts`) and many-connection
- * (`many_connections.ts`) measurements follow, and everything is written to
- * `bench/results.md`.
+ * In full mode the flow-control (`flow_control.ts`), many-connection
+ * (`many_connections.ts`) and memory-after-a-burst (`burst_memory.ts`)
+ * measurements follow, and everything is written to `bench/results.md`.
  *
  * Usage: deno task bench [--quick] [--rounds N] [--duration S] [--warmup S]
  *                        [--no-extras] [--only-extras] [--connections N]
+ *                        [--burst-connections N]
  *                        [--deno-client] [--no-tls] [--only-tls] [--no-udp]
  *                        [--cells LIST] [--compare DIR]
  *   --quick        one short round of three plain cells and one TLS cell,
  *                  Deno servers only (CI); prints the tables, leaves
  *                  results.md alone
- *   --no-extras    skip the flow-control and many-connection measurements
+ *   --no-extras    skip the flow-control, many-connection and
+ *                  memory-after-a-burst measurements
  *   --only-extras  run only those (printed, results.md left alone)
+ *   --burst-connections N  connections of the memory-after-a-burst
+ *                  measurement (default 2,000)
  *   --deno-client  load with load_client.ts even where gcc works
  *   --no-tls       skip the TLS echo table
  *   --only-tls     run only the TLS echo table (printed, results.md left
@@ -61,6 +65,7 @@ import {
   sizeLabel,
   startServerProcess,
 } from "./_util.ts";
+import { runBurstMemory } from "./burst_memory.ts";
 import { runFlowControl } from "./flow_control.ts";
 import { runManyConnections } from "./many_connections.ts";
 
@@ -438,7 +443,13 @@ async function udpTable(): Promise<string[]> {
 async function extras(): Promise<string[]> {
   const flow = await runFlowControl();
   if (flow.some((line) => line.includes("OVER"))) Deno.exitCode = 1;
-  return [...flow, "", ...await runManyConnections(flags.connections)];
+  return [
+    ...flow,
+    "",
+    ...await runManyConnections(flags.connections),
+    "",
+    ...await runBurstMemory(flags.burstConnections),
+  ];
 }
 
 if (flags.onlyExtras) {
