@@ -13,16 +13,21 @@
  *
  * @module
  */
+import { MAX_READ, MIN_READ, QUIET_READ } from "./_read_memory.ts";
 
-/**
- * A socket read is offered this much at first, so that an idle connection
- * holds little memory (the socket transport's reads and the reader's lends
- * follow the same rule)...
- */
-export const MIN_READ = 4 * 1024;
-/** ...and twice as much each time it fills it, up to this: the largest read offered. */
-export const MAX_READ = 64 * 1024;
 const EMPTY = new Uint8Array(0);
+
+/** Where a lend's memory is, and so how its bytes come in at `commit`. */
+enum Lend {
+  /** After the unread bytes in `#buf`: they are in place. */
+  Buf,
+  /** A fresh buffer that replaces `#buf`, the unread bytes copied before them. */
+  Fresh,
+  /** The small `#quiet` buffer: copied in after the unread bytes. */
+  Quiet,
+  /** A caller's buffer (`lendTo`): the bytes are the caller's, none come in. */
+  Caller,
+}
 
 /**
  * A reader's unread bytes, in memory it owns and lends to the transport's
@@ -40,7 +45,7 @@ export class ReaderBuffer {
   readonly #retain: number;
   /**
    * The unread bytes are `#buf[#start..#end]`; a lent read writes into the
-   * space after `#end` (or into `#next`).
+   * space after `#end` (or into `#next`, see `#lentTo`).
    */
   #buf: Uint8Array = EMPTY;
   #start = 0;
@@ -53,8 +58,15 @@ export class ReaderBuffer {
   #lent = -1;
   #lentSize = 0;
   #lentGrows = false;
-  /** The fresh buffer the pending lend writes to, if not `#buf` (see `lend`). */
+  /**
+   * The memory the pending lend writes to, if not `#buf`: a fresh buffer
+   * (see `lend`), `#quiet`, or a caller's buffer (`lendTo`).
+   */
   #next: Uint8Array | null = null;
+  /** How the pending lend's bytes come in at `commit` (see `Lend`). */
+  #lentTo: Lend = Lend.Buf;
+  /** Small memory for reads that may wait, once `#buf` is large (see `lend`). */
+  #quiet: Uint8Array | null = null;
   /** `append` calls made while a lend was pending, added after it. */
   #queued: Uint8Array[] = [];
 
@@ -118,28 +130,41 @@ export class ReaderBuffer {
    * before it the unread bytes not taken by then (while the read was in
    * flight they were usually all taken), instead of copying them now.
    *
-   * @param sizehint The least size wanted, or 0 or less for a read of the
-   * size the reads so far earned (which doubles, up to `MAX_READ`, each
-   * time a read fills what it was offered).
+   * A small read asked for (`sizehint` of `QUIET_READ` or less: the
+   * transport's read after the peer went quiet, which may wait for long, or
+   * the bytes a TLS engine has decrypted) never holds a large buffer:
+   * once `#buf` is larger than `QUIET_READ`, or has no room for the read,
+   * the read goes to small memory of the buffer's own, and `commit` copies
+   * the bytes in. So an idle
+   * connection's read holds little, and `trim` can give `#buf` back.
+   *
+   * @param sizehint The size of the read (the lend is that size, or at
+   * least half of it when it fills a shared buffer to its end), or 0 or
+   * less for a read of the size the reads so far earned (which doubles, up
+   * to `MAX_READ`, each time a read fills what it was offered).
    * @returns The memory to write into.
    */
   lend(sizehint: number): Uint8Array {
-    if (this.#lent !== -1) {
-      this.#lent = -1;
-      this.#next = null;
-      this.#appendQueued();
-    }
+    this.#abandon();
     let want = sizehint > 0 ? sizehint : this.#readSize;
     this.#lentGrows = sizehint <= 0;
     this.#lentSize = want;
-    if (this.#shared && sizehint <= 0) {
-      const space = this.#buf.length - this.#end;
+    const space = this.#buf.length - this.#end;
+    if (sizehint > 0 && want <= QUIET_READ && this.#buf.length > 0) {
+      const room = this.#shared
+        ? space >= want / 2
+        : this.#buf.length - this.size >= want;
+      if (this.#buf.length > QUIET_READ || !room) {
+        this.#quiet ??= new Uint8Array(QUIET_READ);
+        return this.#lendOther(Lend.Quiet, this.#quiet.subarray(0, want));
+      }
+    }
+    if (this.#shared) {
       if (space < want / 2) {
-        this.#next = new Uint8Array(
-          Math.max(4 * this.#readSize, this.size + want),
+        const next = new Uint8Array(
+          Math.max(4 * Math.max(want, this.#readSize), this.size + want),
         );
-        this.#lent = 0;
-        return this.#next.subarray(0, want);
+        return this.#lendOther(Lend.Fresh, next.subarray(0, want));
       }
       if (space < want) {
         want = space;
@@ -147,14 +172,43 @@ export class ReaderBuffer {
       }
     }
     this.#reserve(want);
+    this.#lentTo = Lend.Buf;
     this.#lent = this.#end;
     this.#lentSize = want;
     return this.#buf.subarray(this.#end, this.#end + want);
   }
 
   /**
+   * Lends `dest`, a caller's buffer, to the transport's next read, if no
+   * byte is unread: the read's bytes then go straight there, and `commit`
+   * adds none here (a `readInto` waiting on an empty reader). A lend still
+   * pending was abandoned, as in `lend`.
+   *
+   * @param dest The caller's buffer; not empty.
+   * @returns `dest`, or `null` (nothing lent) when there are unread bytes.
+   */
+  lendTo(dest: Uint8Array): Uint8Array | null {
+    this.#abandon();
+    if (this.size > 0) return null;
+    this.#lentGrows = false;
+    this.#lentSize = dest.length;
+    return this.#lendOther(Lend.Caller, dest);
+  }
+
+  /**
+   * Whether the pending lend is a caller's buffer (`lendTo`): its bytes go
+   * there, not here.
+   *
+   * @returns `true` between `lendTo` and `commit`.
+   */
+  get lentToCaller(): boolean {
+    return this.#lent !== -1 && this.#lentTo === Lend.Caller;
+  }
+
+  /**
    * The read lent memory wrote `n` bytes into its start: they become unread
-   * bytes, followed by those queued behind the read.
+   * bytes (except for a caller's buffer, see `lendTo`), followed by those
+   * queued behind the read.
    *
    * @param n How many bytes the read wrote.
    * @returns Whether any bytes were added.
@@ -166,22 +220,34 @@ export class ReaderBuffer {
       throw new Error("Cannot bufferUpdated(): no buffer was lent");
     }
     const next = this.#next;
+    const to = this.#lentTo;
     this.#lent = -1;
     this.#next = null;
+    this.#lentTo = Lend.Buf;
     if (n > this.#lentSize) {
       throw new RangeError(
         `nbytes (${n}) is more than the buffer lent (${this.#lentSize})`,
       );
     }
-    if (next) {
+    if (to === Lend.Caller) return this.#appendQueued();
+    if (to === Lend.Quiet) {
+      if (n > 0) {
+        this.#reserve(n);
+        this.#buf.set(next!.subarray(0, n), this.#end);
+        this.#end += n;
+      }
+      return this.#appendQueued() || n > 0;
+    }
+    if (to === Lend.Fresh) {
       // Bytes still unread (no more than when the read was lent: append
       // queues while it is in flight, so there is room) go before the new.
+      const fresh = new Uint8Array(next!.buffer);
       const size = this.size;
       if (size > 0) {
-        next.copyWithin(size, 0, n);
-        next.set(this.#buf.subarray(this.#start, this.#end));
+        fresh.copyWithin(size, 0, n);
+        fresh.set(this.#buf.subarray(this.#start, this.#end));
       }
-      this.#buf = next;
+      this.#buf = fresh;
       this.#start = 0;
       this.#end = size;
       this.#shared = false;
@@ -191,6 +257,23 @@ export class ReaderBuffer {
     }
     this.#end += n;
     return this.#appendQueued() || n > 0;
+  }
+
+  /**
+   * Gives back the memory kept for more bytes, if none is unread and no
+   * read is lent it (the connection went quiet): the next bytes go to
+   * new memory, sized for them.
+   *
+   * @returns Whether anything was given back.
+   */
+  trim(): boolean {
+    const pinned = this.#lent !== -1 && this.#lentTo === Lend.Buf;
+    if (this.size > 0 || this.#queued.length > 0 || pinned) return false;
+    const had = this.#buf.length > 0;
+    this.#buf = EMPTY;
+    this.#start = this.#end = 0;
+    this.#shared = false;
+    return had;
   }
 
   /**
@@ -272,6 +355,23 @@ export class ReaderBuffer {
     if (this.#lent !== -1) parts.push(`lent=${this.#lentSize}`);
     if (this.#queued.length > 0) parts.push(`queued=${this.#queued.length}`);
     return `ReaderBuffer { ${parts.join(", ")} }`;
+  }
+
+  /** A lend still pending was abandoned by its read: its queued bytes come in. */
+  #abandon(): void {
+    if (this.#lent === -1) return;
+    this.#lent = -1;
+    this.#next = null;
+    this.#lentTo = Lend.Buf;
+    this.#appendQueued();
+  }
+
+  /** Lends `mem`, memory other than `#buf`, as `to`. */
+  #lendOther(to: Lend, mem: Uint8Array): Uint8Array {
+    this.#lentTo = to;
+    this.#next = mem;
+    this.#lent = 0;
+    return mem;
   }
 
   /** Appends what `append` queued behind a lend; returns whether any. */

@@ -26,9 +26,12 @@ import {
   bufferedBytes,
   readerBuffer,
   readerUpdated,
+  readerWait,
   setReaderTransport,
   StreamReader,
+  trimReader,
 } from "./_stream_reader.ts";
+import { READ_WAIT, TRIM_IDLE } from "./_read_memory.ts";
 import { startTlsOn } from "./_tls.ts";
 import { formatAddr } from "./_address.ts";
 import { closeQuietly } from "./_conn.ts";
@@ -126,6 +129,16 @@ class StreamReaderProtocol extends BufferedProtocol {
 
   override bufferUpdated(nbytes: number): void {
     readerUpdated(this.reader, nbytes);
+  }
+
+  /** Waits for a `readInto()` about to come before the next read (internal). */
+  [READ_WAIT](): Promise<void> | null {
+    return readerWait(this.reader);
+  }
+
+  /** The connection went quiet: the reader gives back its idle memory (internal). */
+  [TRIM_IDLE](): void {
+    trimReader(this.reader);
   }
 
   override eofReceived(): boolean {

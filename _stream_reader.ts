@@ -19,7 +19,8 @@ import {
   describe,
 } from "./_checks.ts";
 import type { ReadOptions, StreamReaderOptions } from "./_options.ts";
-import { MAX_READ, ReaderBuffer } from "./_reader_buffer.ts";
+import { ReaderBuffer } from "./_reader_buffer.ts";
+import { MAX_READ } from "./_read_memory.ts";
 import { abortable } from "./_signal.ts";
 
 /** The default buffer limit: 64 KiB, as asyncio's. */
@@ -133,6 +134,23 @@ export let readerBuffer: (reader: StreamReader, sizehint: number) => Uint8Array;
 /** Adds the `n` bytes just read into `readerBuffer`'s buffer: `bufferUpdated` (internal). */
 export let readerUpdated: (reader: StreamReader, n: number) => void;
 
+/**
+ * Whether the transport should wait before its next read (internal, the
+ * `READ_WAIT` hook): a promise when a `readInto()` is likely to come within
+ * a few microtasks, so that the read can land in its buffer.
+ */
+export let readerWait: (reader: StreamReader) => Promise<void> | null;
+
+/** The connection went quiet: the reader gives back idle memory (internal). */
+export let trimReader: (reader: StreamReader) => void;
+
+/**
+ * How many microtasks the transport waits for the next `readInto()` after
+ * one was served before it reads into the reader's own memory instead. A
+ * `readInto`, `write`, `drain` loop is back in about 5.
+ */
+const READ_WAIT_HOPS = 8;
+
 /** A separator: bytes, or a string encoded as UTF-8. */
 export type Separator = Uint8Array | string;
 
@@ -175,6 +193,16 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #transport: ReaderTransport | null = null;
   #paused = false;
   #toEof = false;
+  /** The buffer of the `readInto()` waiting, which a read may fill directly. */
+  #target: Uint8Array | null = null;
+  /** `#target` while a read is lent it. */
+  #lentTarget: Uint8Array | null = null;
+  /** Bytes a read put straight into `#target`, for its `readInto()`. */
+  #direct = 0;
+  /** The last wait woken was such a `readInto()`: another is likely. */
+  #readIntoLoop = false;
+  /** The transport waits on this for the next wait (see `readerWait`). */
+  #park: PromiseWithResolvers<void> | null = null;
 
   static {
     setReaderTransport = (reader, transport) => {
@@ -184,6 +212,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     bufferedBytes = (reader) => reader.#mem.size;
     readerBuffer = (reader, sizehint) => reader.#lend(sizehint);
     readerUpdated = (reader, n) => reader.#commit(n);
+    readerWait = (reader) => reader.#readWait();
+    trimReader = (reader) => void reader.#mem.trim();
   }
 
   /**
@@ -216,9 +246,11 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   setException(exc: Error): void {
     this.#exception = exc;
+    this.#unpark();
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = null;
+      this.#target = null;
       waiter.reject(exc);
     }
   }
@@ -245,6 +277,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   /** Marks the end of the data: waits end, and reads return what is left. */
   feedEof(): void {
     this.#eof = true;
+    this.#unpark();
     this.#wake();
   }
 
@@ -372,11 +405,24 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     this.#throwIfFailed();
     if (buffer.length === 0) return Promise.resolve(0);
     if (this.#mem.size === 0 && !this.#eof) {
-      return this.#waitForData("readInto", signal).then(() =>
-        this.#copyOut(buffer)
-      );
+      const wait = this.#waitForData("readInto", signal);
+      // Without a signal, the transport's next read may land in `buffer`
+      // itself (see `#lend`). With one it may not: an aborted wait could
+      // not stop a read already lent `buffer` from writing into it later.
+      if (signal === undefined) this.#target = buffer;
+      return wait.then(() => this.#readIntoDone(buffer));
     }
     return Promise.resolve(this.#copyOut(buffer));
+  }
+
+  /** A `readInto()` wait is over: its bytes are in `buffer` already, or copied there now. */
+  #readIntoDone(buffer: Uint8Array): number {
+    const n = this.#direct;
+    if (n > 0) {
+      this.#direct = 0;
+      return n;
+    }
+    return this.#copyOut(buffer);
   }
 
   /** Copies as many buffered bytes as fit into `buffer`; returns how many. */
@@ -656,6 +702,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     this.#cancelled = true;
     this.#eof = true;
     this.#mem.clear();
+    this.#unpark();
     this.#wake(); // a pull in flight ends
     // Keep reading (and dropping) so that the peer's EOF is seen.
     if (this.#paused) {
@@ -669,8 +716,45 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = null;
+      // A readInto() that a read could fill directly: the next will likely
+      // come as soon as this one returns (see `#readWait`).
+      this.#readIntoLoop = this.#target !== null;
+      this.#target = null;
       waiter.resolve();
     }
+  }
+
+  /** Lets the transport read (see `#readWait`). */
+  #unpark(): void {
+    const park = this.#park;
+    if (park) {
+      this.#park = null;
+      park.resolve();
+    }
+  }
+
+  /**
+   * The transport is about to lend memory for its next read. Right after a
+   * `readInto()` without a signal was served, the application usually calls
+   * the next one within a few microtasks (`readInto`, `write`, `drain`,
+   * `readInto`): the transport waits for it, up to `READ_WAIT_HOPS`
+   * microtasks, so that the read lands in its buffer, not in the reader's
+   * memory to be copied. Any wait, EOF or error ends the wait at once.
+   */
+  #readWait(): Promise<void> | null {
+    if (!this.#readIntoLoop) return null;
+    this.#readIntoLoop = false;
+    if (this.#waiter || this.#eof || this.#paused) return null;
+    const park = Promise.withResolvers<void>();
+    this.#park = park;
+    let hops = READ_WAIT_HOPS;
+    const hop = (): void => {
+      if (this.#park !== park) return;
+      if (--hops > 0) queueMicrotask(hop);
+      else this.#unpark();
+    };
+    queueMicrotask(hop);
+    return park.promise;
   }
 
   /** Waits for `feedData`, `feedEof` or `setException`. */
@@ -691,6 +775,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     }
     const waiter = Promise.withResolvers<void>();
     this.#waiter = waiter;
+    this.#unpark();
     // An aborted wait clears the waiter at once: an immediate retry works.
     return abortable(waiter.promise, signal, {
       onAbort: () => {
@@ -726,6 +811,11 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
    */
   #lend(sizehint: number): Uint8Array {
     const size = this.#mem.size;
+    const target = this.#target;
+    if (target !== null && this.#mem.lendTo(target) !== null) {
+      this.#lentTarget = target; // the read lands in the readInto's buffer
+      return target;
+    }
     const lent = this.#mem.lend(sizehint);
     if (this.#mem.size !== size) this.#received();
     return lent;
@@ -733,7 +823,18 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   /** The read lent the buffer wrote `n` bytes (see `readerUpdated`). */
   #commit(n: number): void {
-    const added = this.#mem.commit(n);
+    const lentTarget = this.#lentTarget;
+    this.#lentTarget = null;
+    let added = this.#mem.commit(n);
+    if (lentTarget !== null && n > 0) {
+      if (this.#target === lentTarget) {
+        this.#direct = n; // the waiting readInto() has its bytes
+        this.#wake();
+      } else {
+        // Its wait ended otherwise (EOF fed by hand, say): keep the bytes.
+        added = this.#mem.append(lentTarget.subarray(0, n)) || added;
+      }
+    }
     if (this.#cancelled) this.#mem.clear(); // nobody reads any more
     else if (added) this.#received();
   }

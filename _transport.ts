@@ -30,7 +30,15 @@ import {
 import { BaseProtocol, type Transport } from "./_contract.ts";
 import { formatAddr } from "./_address.ts";
 import { closeQuietly } from "./_conn.ts";
-import { MAX_READ, MIN_READ } from "./_reader_buffer.ts";
+import {
+  IdleTrim,
+  MIN_READ,
+  nextReadSize,
+  QUIET_READ,
+  READ_WAIT,
+  TRIM_IDLE,
+  type Trimmable,
+} from "./_read_memory.ts";
 import { type ErrorWhen, TransportBase } from "./_base_transport.ts";
 import { WriteFlow } from "./_flow_control.ts";
 import { isConnectionError, logger, reportException } from "./_log.ts";
@@ -97,6 +105,8 @@ export type AnyProtocol = BaseProtocol & {
   eofReceived?(): unknown;
   getBuffer?(sizehint: number): Uint8Array;
   bufferUpdated?(nbytes: number): void;
+  [READ_WAIT]?(): Promise<void> | null;
+  [TRIM_IDLE]?(): void;
 };
 
 /** What a transport needs from whoever accepted it (a server). */
@@ -430,17 +440,25 @@ export abstract class StreamTransport extends TransportBase
 }
 
 /** The transport of one `Deno.Conn`. */
-export class SocketTransport extends StreamTransport {
+export class SocketTransport extends StreamTransport implements Trimmable {
   #conn: Deno.Conn;
   /** The host name dialled, if this side dialled one (for `startTls`). */
   readonly host: string | undefined;
 
-  // Reading.
-  // Non-buffered protocols: reads land in a slab; the protocol gets a view of
-  // the bytes read, which nothing writes again, and later reads fill the rest.
+  // Reading: the memory follows the traffic (see `_read_memory.ts`).
+  // Non-buffered protocols: reads land in a slab; the protocol gets a view
+  // of the bytes read, which nothing writes again, and later reads fill the
+  // rest. A quiet read (after one that emptied the socket) holds at most
+  // QUIET_READ: in the slab while it is that small, else in `#quietBuf`,
+  // whose bytes are then copied into the slab.
   #slab: Uint8Array = EMPTY;
   #slabOff = 0;
   #readSize = MIN_READ;
+  /** The last read emptied the socket: the next one may wait for long. */
+  #quiet = true;
+  #quietBuf: Uint8Array | null = null;
+  /** When the pending quiet read began (`IdleTrim.now`), or -1. */
+  quietSince = -1;
   #paused = false;
   #resume: PromiseWithResolvers<void> | null = null;
 
@@ -486,6 +504,7 @@ export class SocketTransport extends StreamTransport {
   }
 
   protected startReading(): void {
+    IdleTrim.watch(this);
     if (this.#idleMs > 0) {
       this.#quietSince = performance.now();
       this.#idleTimer = setTimeout(() => this.#checkIdle(), this.#idleMs / 4);
@@ -531,28 +550,45 @@ export class SocketTransport extends StreamTransport {
         await this.#waitForResume();
         if (this.isClosing()) return;
       }
-      let buf: Uint8Array;
       const protocol = this.protocol;
       const buffered = this.buffered;
       if (buffered) {
+        // The stream reader may ask to wait for a readInto() about to
+        // come, whose buffer the read can then fill directly.
+        const wait = protocol[READ_WAIT]?.();
+        if (wait) {
+          await wait;
+          if (this.isClosing()) return;
+          if (this.#paused || this.protocol !== protocol) continue;
+        }
+      }
+      const quiet = this.#quiet;
+      const size = quiet
+        ? Math.min(this.#readSize, QUIET_READ)
+        : this.#readSize;
+      let buf: Uint8Array;
+      /** The read goes to `#quietBuf`, to be copied into the slab. */
+      let copied = false;
+      if (buffered) {
         try {
-          buf = getBufferFrom(protocol, -1);
+          buf = getBufferFrom(protocol, size);
         } catch (err) {
           this.fatalError(toError(err), "Exception in getBuffer()");
           return;
         }
-      } else {
-        if (this.#slab.length - this.#slabOff < this.#readSize / 2) {
-          this.#slab = new Uint8Array(
-            this.#readSize >= 16 * 1024 ? this.#readSize * 4 : this.#readSize,
-          );
-          this.#slabOff = 0;
+      } else if (quiet && (size > MIN_READ || this.#slab.length > QUIET_READ)) {
+        // A read that may wait for long must not hold a large slab: it
+        // reads into small memory, copied into the slab when bytes come.
+        let small = this.#quietBuf;
+        if (small === null || small.length < size) {
+          small = this.#quietBuf = new Uint8Array(size);
         }
-        buf = this.#slab.subarray(
-          this.#slabOff,
-          this.#slabOff + this.#readSize,
-        );
+        buf = small.subarray(0, size);
+        copied = true;
+      } else {
+        buf = this.#slabSpace(size, false);
       }
+      if (quiet) this.quietSince = IdleTrim.now;
       let n: number | null;
       try {
         n = await conn.read(buf);
@@ -561,6 +597,7 @@ export class SocketTransport extends StreamTransport {
         this.fatalError(toError(err), "Fatal read error on socket transport");
         return;
       }
+      this.quietSince = -1;
       this.#moved = true;
       if (this.isClosing()) return;
       if (this.#paused) {
@@ -574,34 +611,86 @@ export class SocketTransport extends StreamTransport {
         if (exc) this.fatalError(exc, "Exception in eofReceived()");
         return;
       }
-      if (!buffered) this.#slabOff += n;
-      if (this.protocol !== protocol) {
-        // setProtocol() ran while the read was in flight: hand the bytes to
-        // the new protocol in the form it takes.
-        try {
-          this.deliver(buf.subarray(0, n), false);
-        } catch (err) {
-          this.fatalError(toError(err), "Exception in a data callback");
-          return;
-        }
-      } else if (buffered) {
-        try {
-          protocol.bufferUpdated!(n);
-        } catch (err) {
-          this.fatalError(toError(err), "Exception in bufferUpdated()");
-          return;
-        }
-      } else {
-        if (n === this.#readSize && n < MAX_READ) this.#readSize *= 2;
-        try {
-          protocol.dataReceived!(buf.subarray(0, n));
-        } catch (err) {
-          this.fatalError(toError(err), "Exception in dataReceived()");
-          return;
-        }
-      }
-      if (this.isClosing()) return;
+      if (!this.#received(protocol, buf, size, n, copied)) return;
     }
+  }
+
+  /**
+   * Hands the `n` bytes a read of `size` put into `buf` to the protocol
+   * (copied into the slab first when `copied`). Apart from the read loop:
+   * a suspended async function keeps its dead locals alive, and the loop
+   * must not keep the last bytes it delivered (their slab) while it waits.
+   *
+   * @returns Whether to read on.
+   */
+  #received(
+    protocol: AnyProtocol,
+    buf: Uint8Array,
+    size: number,
+    n: number,
+    copied: boolean,
+  ): boolean {
+    this.#readSize = nextReadSize(
+      this.#readSize,
+      Math.min(size, buf.length),
+      n,
+    );
+    this.#quiet = n < buf.length;
+    const buffered = this.buffered;
+    let data = buf.subarray(0, n);
+    if (copied) {
+      data = this.#slabSpace(n, true).subarray(0, n);
+      data.set(buf.subarray(0, n));
+    }
+    if (!buffered) this.#slabOff += n;
+    if (this.protocol !== protocol) {
+      // setProtocol() ran while the read was in flight: hand the bytes to
+      // the new protocol in the form it takes.
+      try {
+        this.deliver(data, false);
+      } catch (err) {
+        this.fatalError(toError(err), "Exception in a data callback");
+        return false;
+      }
+    } else if (buffered) {
+      try {
+        protocol.bufferUpdated!(n);
+      } catch (err) {
+        this.fatalError(toError(err), "Exception in bufferUpdated()");
+        return false;
+      }
+    } else {
+      try {
+        protocol.dataReceived!(data);
+      } catch (err) {
+        this.fatalError(toError(err), "Exception in dataReceived()");
+        return false;
+      }
+    }
+    return !this.isClosing();
+  }
+
+  /**
+   * Room for `size` bytes at the slab's free end: what is left of the slab
+   * if that is at least half of `size` (all of it when `exact`), else a
+   * fresh slab: four reads large once reads are `QUIET_READ` or more, else
+   * `QUIET_READ`.
+   */
+  #slabSpace(size: number, exact: boolean): Uint8Array {
+    const left = this.#slab.length - this.#slabOff;
+    if (exact ? left < size : left < size / 2) {
+      const reads = Math.max(size, this.#readSize);
+      this.#slab = new Uint8Array(reads >= QUIET_READ ? 4 * reads : QUIET_READ);
+      this.#slabOff = 0;
+    }
+    return this.#slab.subarray(this.#slabOff, this.#slabOff + size);
+  }
+
+  /** The connection has been quiet for a sweep: give back the slab (and the reader's memory). */
+  trimIdle(): void {
+    this.#slab = EMPTY;
+    this.#slabOff = 0;
+    if (this.buffered) this.protocol[TRIM_IDLE]?.();
   }
 
   async #waitForResume(): Promise<void> {
@@ -773,6 +862,7 @@ export class SocketTransport extends StreamTransport {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
+    IdleTrim.unwatch(this);
     this.#slab = EMPTY;
     closeQuietly(this.#conn);
   }

@@ -1,0 +1,134 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+/**
+ * How much memory a connection's reads hold (internal): the rules the
+ * socket transport (`_transport.ts`) and a stream reader's memory
+ * (`_reader_buffer.ts`) follow, and the timer that gives back what quiet
+ * connections keep.
+ *
+ * Deno reads by completion: `conn.read(buf)` holds `buf` until bytes
+ * arrive, and cannot be cancelled. What an idle connection holds is
+ * therefore the memory its last read was offered, plus what is kept for
+ * the next reads. So:
+ *
+ * - **The read size follows the traffic.** A read is offered `MIN_READ`
+ *   at first, twice as much each time it fills what it was offered (up
+ *   to `MAX_READ`), and half as much each time one comes back with a
+ *   quarter of it or less.
+ * - **A read that may wait is small.** A read that did not fill its
+ *   buffer emptied the socket: the peer may have gone quiet. The next read
+ *   is offered at most `QUIET_READ`, in memory no larger (the transport's
+ *   own small buffer, a reader's, or what a `BufferedProtocol` returns for
+ *   that `sizehint`). If it fills, the bytes keep coming, and the read
+ *   after it is offered the full size again.
+ * - **Quiet connections give back what they keep.** The memory kept for
+ *   traffic that may resume (a transport's slab, a reader's buffer) is
+ *   dropped once the connection's quiet read has waited a whole sweep of
+ *   `IdleTrim` (1 to 2 s). Dropping it at once would cost a fresh
+ *   allocation per message in request/response traffic.
+ *
+ * @module
+ */
+
+/** The smallest read offered, and the first one of every connection. */
+export const MIN_READ = 4 * 1024;
+/** The largest read offered. */
+export const MAX_READ = 64 * 1024;
+/**
+ * The most a read is offered after one that emptied the socket: what an
+ * idle connection's pending read holds. 16 KiB keeps a 10 KiB
+ * request/response exchange at one read per message.
+ */
+export const QUIET_READ = 16 * 1024;
+
+/**
+ * The read size after a read of `n` bytes that was offered `offered` of a
+ * read size `readSize`: doubled when it filled a read of the full size,
+ * halved when it came back with a quarter or less.
+ *
+ * @param readSize The read size so far.
+ * @param offered What the read was offered (at most `readSize`).
+ * @param n What it read.
+ * @returns The next read size, between `MIN_READ` and `MAX_READ`.
+ */
+export function nextReadSize(
+  readSize: number,
+  offered: number,
+  n: number,
+): number {
+  if (n >= offered) {
+    return offered >= readSize && readSize < MAX_READ ? readSize * 2 : readSize;
+  }
+  return n <= offered / 4 && readSize > MIN_READ ? readSize / 2 : readSize;
+}
+
+/**
+ * A protocol hook (internal, the stream reader's): called by the socket
+ * transport before it asks for memory for the next read. A promise means
+ * "wait for it first": a `readInto()` is about to come, and the read can
+ * land straight in its buffer.
+ */
+export const READ_WAIT: unique symbol = Symbol("aio.readWait");
+/**
+ * A protocol hook (internal, the stream reader's): the connection has been
+ * quiet for a sweep; give back the memory kept for more traffic.
+ */
+export const TRIM_IDLE: unique symbol = Symbol("aio.trimIdle");
+
+/** What the idle sweep watches: a transport with read memory to give back. */
+export interface Trimmable {
+  /**
+   * The sweep count (`IdleTrim.now`) when its current quiet read began,
+   * or -1 while bytes flow (or once trimmed).
+   */
+  quietSince: number;
+  /** Gives back the memory kept for more traffic. */
+  trimIdle(): void;
+}
+
+/** How often the sweep runs: a quiet connection is trimmed 1 to 2 sweeps after its read began. */
+const SWEEP_MS = 1000;
+
+/**
+ * The one timer that trims quiet connections. It runs while some
+ * transport is watched (from its first read to its close), so that reads
+ * only store a number: a timer per quiet read would cost more than the
+ * allocation it saves.
+ */
+export class IdleTrim {
+  static #watched = new Set<Trimmable>();
+  static #sweeps = 0;
+  static #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** The sweep count: what a transport stores in `quietSince`. */
+  static get now(): number {
+    return IdleTrim.#sweeps;
+  }
+
+  /** Watches `t` until {@linkcode IdleTrim.unwatch}. */
+  static watch(t: Trimmable): void {
+    IdleTrim.#watched.add(t);
+    if (IdleTrim.#timer === undefined) {
+      const timer = setInterval(IdleTrim.#sweep, SWEEP_MS);
+      Deno.unrefTimer(timer); // never what keeps a program alive
+      IdleTrim.#timer = timer;
+    }
+  }
+
+  /** Stops watching `t`; the timer stops with the last one. */
+  static unwatch(t: Trimmable): void {
+    const watched = IdleTrim.#watched;
+    if (!watched.delete(t) || watched.size > 0) return;
+    clearInterval(IdleTrim.#timer);
+    IdleTrim.#timer = undefined;
+  }
+
+  static #sweep = (): void => {
+    const before = IdleTrim.#sweeps++;
+    for (const t of IdleTrim.#watched) {
+      if (t.quietSince !== -1 && t.quietSince < before) {
+        t.quietSince = -1;
+        t.trimIdle();
+      }
+    }
+  };
+}
