@@ -42,23 +42,30 @@ export const QUIET_READ = 16 * 1024;
 
 /**
  * The read size after a read of `n` bytes that was offered `offered` of a
- * read size `readSize`: doubled when it filled a read of the full size,
- * halved when it came back with a quarter or less.
+ * read size `readSize`: doubled when it filled a read of the full size;
+ * halved when it was a quiet read (the first of a message: `quiet`) that
+ * came back with a quarter of its offer or less. The rest of a message
+ * (a read after one that filled) says nothing of the messages' size, and
+ * shrinking on it would make a 10 KiB message take two reads.
  *
  * @param readSize The read size so far.
  * @param offered What the read was offered (at most `readSize`).
  * @param n What it read.
+ * @param quiet Whether it was a quiet read.
  * @returns The next read size, between `MIN_READ` and `MAX_READ`.
  */
 export function nextReadSize(
   readSize: number,
   offered: number,
   n: number,
+  quiet: boolean,
 ): number {
   if (n >= offered) {
     return offered >= readSize && readSize < MAX_READ ? readSize * 2 : readSize;
   }
-  return n <= offered / 4 && readSize > MIN_READ ? readSize / 2 : readSize;
+  return quiet && n <= offered / 4 && readSize > MIN_READ
+    ? readSize / 2
+    : readSize;
 }
 
 /**

@@ -634,6 +634,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
       this.#readSize,
       Math.min(size, buf.length),
       n,
+      this.#quiet,
     );
     this.#quiet = n < buf.length;
     const buffered = this.buffered;

@@ -1,0 +1,331 @@
+// Copyright 2026 the @aio/net authors. MIT license.
+// Read memory that follows the traffic (issue 23): what the socket reads are
+// offered and into what memory, over real sockets (a spy on `conn.read`
+// records each read's buffer), readInto() reading straight into the caller's
+// buffer, and the timer that gives back what quiet connections keep.
+import { assert, assertEquals, assertStrictEquals } from "@std/assert";
+import {
+  BufferedProtocol,
+  createServer,
+  type Server,
+  startServer,
+  StreamReader,
+  type Transport,
+} from "../mod.ts";
+import {
+  IdleTrim,
+  MAX_READ,
+  MIN_READ,
+  nextReadSize,
+  QUIET_READ,
+  type Trimmable,
+} from "../_read_memory.ts";
+import { ReaderBuffer } from "../_reader_buffer.ts";
+import { readerBuffer, readerUpdated } from "../_stream_reader.ts";
+import { delay, digest, Echo, portOf, randomBytes, test } from "./_helpers.ts";
+
+/** One `conn.read(buf)` call: the connection, and the memory offered. */
+interface ReadCall {
+  conn: Deno.Conn;
+  buf: Uint8Array;
+}
+
+/**
+ * Records every `Deno.Conn.read` call while `fn` runs (the method of the
+ * connections' shared prototype is wrapped, then put back).
+ */
+async function spyReads<T>(
+  fn: (calls: ReadCall[]) => Promise<T>,
+): Promise<T> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const probe = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
+  let proto = Object.getPrototypeOf(probe);
+  probe.close();
+  listener.close();
+  while (!Object.hasOwn(proto, "read")) proto = Object.getPrototypeOf(proto);
+  const original = proto.read;
+  const calls: ReadCall[] = [];
+  proto.read = function (this: Deno.Conn, buf: Uint8Array) {
+    calls.push({ conn: this, buf });
+    return original.call(this, buf);
+  };
+  try {
+    return await fn(calls);
+  } finally {
+    proto.read = original;
+  }
+}
+
+/** Sends `data` on `conn` and reads as many bytes back. */
+async function exchange(
+  conn: Deno.Conn,
+  data: Uint8Array,
+): Promise<Uint8Array> {
+  const back = new Uint8Array(data.length);
+  const sending = (async () => {
+    for (let off = 0; off < data.length;) {
+      off += await conn.write(data.subarray(off));
+    }
+  })();
+  for (let got = 0; got < back.length;) {
+    const n = await conn.read(back.subarray(got));
+    if (n === null) throw new Error(`EOF after ${got} of ${back.length} bytes`);
+    got += n;
+  }
+  await sending;
+  return back;
+}
+
+/** A streams echo server on readInto(buffer), with or without a signal. */
+function readIntoServer(
+  buffers: Uint8Array[],
+  signal?: AbortSignal,
+): Promise<Server> {
+  return startServer(
+    async (reader, writer) => {
+      const buffer = new Uint8Array(65536);
+      buffers.push(buffer);
+      let n: number;
+      while (
+        (n = await reader.readInto(buffer, signal ? { signal } : {})) > 0
+      ) {
+        writer.write(buffer.subarray(0, n));
+        await writer.drain();
+      }
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+}
+
+test("readInto() without a signal: the socket reads land in the caller's buffer, the bytes exact", async () => {
+  await spyReads(async (calls) => {
+    const buffers: Uint8Array[] = [];
+    await using server = await readIntoServer(buffers);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(server),
+    });
+    try {
+      for (const size of [100 * 1024, 1024, 65536, 7]) {
+        for (let i = 0; i < 10; i++) {
+          const data = randomBytes(size);
+          assertEquals(
+            await digest(await exchange(conn, data)),
+            await digest(data),
+          );
+        }
+      }
+    } finally {
+      conn.close();
+    }
+    const served = calls.filter((c) => c.conn !== conn);
+    const direct = served.filter((c) => c.buf.buffer === buffers[0]!.buffer);
+    // Only the first read (issued before the first readInto) is not.
+    assert(served.length >= 40, `${served.length} server reads`);
+    assert(
+      direct.length >= served.length - 2,
+      `${direct.length} of ${served.length} server reads into the readInto buffer`,
+    );
+  });
+});
+
+test("readInto() with a signal is never lent to a read (an abort could not stop it writing): the bytes are copied, exact", async () => {
+  await spyReads(async (calls) => {
+    const buffers: Uint8Array[] = [];
+    const controller = new AbortController();
+    await using server = await readIntoServer(buffers, controller.signal);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(server),
+    });
+    try {
+      for (let i = 0; i < 10; i++) {
+        const data = randomBytes(100 * 1024);
+        assertEquals(
+          await digest(await exchange(conn, data)),
+          await digest(data),
+        );
+      }
+    } finally {
+      conn.close();
+    }
+    const served = calls.filter((c) => c.conn !== conn);
+    assert(served.length >= 10);
+    assertEquals(
+      served.filter((c) => c.buf.buffer === buffers[0]!.buffer).length,
+      0,
+    );
+  });
+});
+
+test("a readInto() lent to a read: bytes fed meanwhile wait behind it; the read's bytes are the readInto's, and the fed ones come next", async () => {
+  const reader = new StreamReader();
+  const buffer = new Uint8Array(10);
+  const waiting = reader.readInto(buffer);
+  const lent = readerBuffer(reader, 4096);
+  assertStrictEquals(lent, buffer); // the transport's read gets the caller's buffer
+  reader.feedData(new Uint8Array([9, 9])); // queued behind the read
+  let settled = false;
+  waiting.then(() => settled = true);
+  await delay(0);
+  assertEquals(settled, false); // fed bytes do not end the wait: the read is in flight
+  lent.set([1, 2, 3]);
+  readerUpdated(reader, 3);
+  assertEquals(await waiting, 3);
+  assertEquals([...buffer.subarray(0, 3)], [1, 2, 3]);
+  assertEquals(await reader.read(10), new Uint8Array([9, 9]));
+  // A lent read that ends without bytes (EOF) ends the wait with 0.
+  const second = reader.readInto(buffer);
+  assertStrictEquals(readerBuffer(reader, 4096), buffer);
+  reader.feedEof();
+  assertEquals(await second, 0);
+});
+
+test("reads follow the traffic: a burst grows sizehint to MAX_READ, a quiet connection is asked for at most QUIET_READ, small messages shrink it to MIN_READ", async () => {
+  const hints: number[] = [];
+  const lastHint = () => hints[hints.length - 1];
+  class Echo extends BufferedProtocol {
+    #t?: Transport;
+    #buf = new Uint8Array(0);
+    override connectionMade(t: Transport): void {
+      this.#t = t;
+    }
+    override getBuffer(sizehint: number): Uint8Array {
+      hints.push(sizehint);
+      if (this.#buf.length !== sizehint) this.#buf = new Uint8Array(sizehint);
+      return this.#buf;
+    }
+    override bufferUpdated(n: number): void {
+      this.#t!.write(this.#buf.subarray(0, n));
+    }
+  }
+  await using server = await createServer(() => new Echo(), "127.0.0.1", 0);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: portOf(server),
+  });
+  try {
+    await exchange(conn, new Uint8Array(1));
+    assertEquals(hints[0], MIN_READ);
+    const burst = randomBytes(4 * 1024 * 1024);
+    assertEquals(
+      await digest(await exchange(conn, burst)),
+      await digest(burst),
+    );
+    assertEquals(Math.max(...hints), MAX_READ);
+    assert(hints.every((h) => h >= MIN_READ && h <= MAX_READ));
+    // The read waiting now, after the burst, is a quiet one.
+    assert(lastHint()! <= QUIET_READ, `${lastHint()}`);
+    // Small messages (each a quarter of the read or less) halve the size.
+    for (let i = 0; i < 6; i++) await exchange(conn, new Uint8Array(100));
+    assertEquals(lastHint(), MIN_READ);
+  } finally {
+    conn.close();
+  }
+});
+
+test("a Protocol's read that waits after a burst holds at most QUIET_READ of memory, not the burst's slab", async () => {
+  await spyReads(async (calls) => {
+    await using echo = await createServer(() => new Echo(), "127.0.0.1", 0);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(echo),
+    });
+    try {
+      const burst = randomBytes(2 * 1024 * 1024);
+      assertEquals(
+        await digest(await exchange(conn, burst)),
+        await digest(burst),
+      );
+      await delay(20); // the server's next read is issued and waiting
+      const served = calls.filter((c) => c.conn !== conn);
+      // During the burst the reads used large slabs...
+      assert(served.some((c) => c.buf.buffer.byteLength >= 4 * MAX_READ));
+      // ...the one waiting now holds small memory.
+      const waiting = served[served.length - 1]!;
+      assert(
+        waiting.buf.buffer.byteLength <= QUIET_READ,
+        `the waiting read holds ${waiting.buf.buffer.byteLength} bytes`,
+      );
+      // And the next bytes still arrive intact.
+      const more = randomBytes(300_000);
+      assertEquals(
+        await digest(await exchange(conn, more)),
+        await digest(more),
+      );
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+test("nextReadSize: doubles when a read fills a full-size offer, halves when a message's first read brings a quarter or less, within MIN_READ..MAX_READ", () => {
+  assertEquals(nextReadSize(MIN_READ, MIN_READ, MIN_READ, true), 2 * MIN_READ);
+  assertEquals(nextReadSize(MAX_READ, MAX_READ, MAX_READ, false), MAX_READ);
+  // A quiet read (offered less than the read size) that fills grows nothing.
+  assertEquals(nextReadSize(MAX_READ, QUIET_READ, QUIET_READ, true), MAX_READ);
+  assertEquals(
+    nextReadSize(MAX_READ, QUIET_READ, QUIET_READ / 4, true),
+    MAX_READ / 2,
+  );
+  // The end of a message (not a quiet read) shrinks nothing, however small.
+  assertEquals(nextReadSize(MAX_READ, MAX_READ, 1, false), MAX_READ);
+  assertEquals(
+    nextReadSize(MAX_READ, MAX_READ, MAX_READ / 4 + 1, true),
+    MAX_READ,
+  );
+  assertEquals(nextReadSize(MIN_READ, MIN_READ, 1, true), MIN_READ);
+});
+
+test("IdleTrim: a watched transport whose quiet read waited a whole sweep is trimmed once; a busy one never; the timer ends with the last unwatch", async () => {
+  const trims: string[] = [];
+  const quiet: Trimmable = {
+    quietSince: -1,
+    trimIdle: () => trims.push("quiet"),
+  };
+  const busy: Trimmable = {
+    quietSince: -1,
+    trimIdle: () => trims.push("busy"),
+  };
+  IdleTrim.watch(quiet);
+  IdleTrim.watch(busy);
+  try {
+    quiet.quietSince = IdleTrim.now;
+    await delay(2200); // two sweeps: the first sees it begin, the second trims
+    assertEquals(trims, ["quiet"]);
+    assertEquals(quiet.quietSince, -1);
+    await delay(1100);
+    assertEquals(trims, ["quiet"]); // once per quiet read
+  } finally {
+    IdleTrim.unwatch(quiet);
+    IdleTrim.unwatch(busy); // the sanitizer checks the interval is gone
+  }
+});
+
+test("ReaderBuffer.trim gives back an emptied buffer (the next bytes go to new memory), never unread bytes or memory lent to a read", () => {
+  const mem = new ReaderBuffer(1 << 20);
+  const first = mem.lend(MAX_READ);
+  first.fill(7);
+  mem.commit(MAX_READ);
+  assertEquals(mem.trim(), false); // unread bytes
+  mem.copyOut(new Uint8Array(MAX_READ));
+  const lent = mem.lend(MAX_READ);
+  assertStrictEquals(lent.buffer, first.buffer);
+  assertEquals(mem.trim(), false); // lent to a read in flight
+  mem.commit(0);
+  assertEquals(mem.trim(), true);
+  // A small read goes to small memory once the buffer is large...
+  const big = new ReaderBuffer(1 << 20);
+  big.commit(big.lend(MAX_READ).length);
+  big.copyOut(new Uint8Array(MAX_READ));
+  const quiet = big.lend(QUIET_READ);
+  assert(quiet.buffer.byteLength <= QUIET_READ);
+  quiet.set([1, 2, 3]);
+  big.commit(3); // ...and its bytes are copied in
+  assertEquals(big.take(3), new Uint8Array([1, 2, 3]));
+});
