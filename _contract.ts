@@ -178,12 +178,16 @@ export abstract class BufferedProtocol extends BaseProtocol {
   /**
    * Called before each read to get the buffer to read into.
    *
-   * @param sizehint `-1` for a read from the socket, whose size is not known
-   * yet (what CPython's selector event loop passes); otherwise the number of
+   * @param sizehint For a read from the socket, the size the transport
+   * means to read (CPython passes `-1`): 4 KiB at first, doubling while
+   * reads fill it, up to 64 KiB, and at most 16 KiB after a read that
+   * emptied the socket, when the next read may wait for long (an idle
+   * connection's read holds the buffer returned; a server with many idle
+   * connections can return small memory then). Otherwise the number of
    * bytes waiting to be delivered, when they are already in memory (bytes
    * decrypted by TLS, or a read in flight when `setProtocol` switched to
-   * this protocol). A smaller buffer is fine: the rest comes in later
-   * calls.
+   * this protocol). A larger buffer is read into whole; a smaller one is
+   * fine: the rest comes in later calls.
    * @returns A non-empty buffer; it is written to by the read that follows.
    */
   abstract getBuffer(sizehint: number): Uint8Array;
