@@ -187,7 +187,7 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_reader_buffer.ts",
-    find: "        next.copyWithin(size, 0, n);\n",
+    find: "        fresh.copyWithin(size, 0, n);\n",
     replace: "",
     description:
       "a read that landed in a fresh buffer is not moved after the bytes still unread (they overwrite it)",
@@ -547,8 +547,9 @@ export const MUTANTS: Mutant[] = [
   // ---- Issue 26 ------------------------------------------------------------
   {
     file: "_reader_buffer.ts",
-    find: "          Math.max(4 * this.#readSize, this.size + want),\n",
-    replace: "          Math.max(4 * this.#readSize, want),\n",
+    find:
+      "          Math.max(4 * Math.max(want, this.#readSize), this.size + want),\n",
+    replace: "          Math.max(4 * Math.max(want, this.#readSize), want),\n",
     description:
       "a fresh buffer lent to a socket read is sized without the unread bytes #commit puts in front of it",
   },
@@ -735,6 +736,35 @@ export const MUTANTS: Mutant[] = [
       "  } else if (!allowBroadcast && parseIPv4(dest.hostname)?.[0] === 255) {",
     description:
       "a send to a.b.c.255 without allowBroadcast is not diagnosed as a broadcast",
+  },
+
+  // ---- Issue 23: read memory that follows the traffic, zero-copy readInto ---
+  {
+    file: "_transport.ts",
+    find: "        ? Math.min(this.#readSize, QUIET_READ)\n",
+    replace: "        ? this.#readSize\n",
+    description:
+      "a read after one that emptied the socket is offered the full read size: an idle connection holds a large buffer",
+  },
+  {
+    file: "_read_memory.ts",
+    find: "      if (t.quietSince !== -1 && t.quietSince < before) {\n",
+    replace: "      if (t.quietSince < before) {\n",
+    description: "the idle sweep trims connections whose bytes are flowing too",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "      if (signal === undefined) this.#target = buffer;\n",
+    replace: "      this.#target = buffer;\n",
+    description:
+      "a readInto with a signal is lent to the socket read (an abort could not stop it writing into the buffer)",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "    if (!this.#readIntoLoop) return null;\n",
+    replace: "    return null;\n",
+    description:
+      "the transport does not wait for the next readInto, so its reads land in the reader's memory and are copied",
   },
 ];
 
