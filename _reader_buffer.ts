@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { MAX_READ, MIN_READ, QUIET_READ } from "./_read_memory.ts";
+import { MIN_READ, nextReadSize, QUIET_READ } from "./_read_memory.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -252,8 +252,8 @@ export class ReaderBuffer {
       this.#end = size;
       this.#shared = false;
     }
-    if (n === this.#lentSize && this.#lentGrows && this.#readSize < MAX_READ) {
-      this.#readSize *= 2;
+    if (this.#lentGrows) {
+      this.#readSize = nextReadSize(this.#readSize, this.#lentSize, n, false);
     }
     this.#end += n;
     return this.#appendQueued() || n > 0;
