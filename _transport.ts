@@ -640,7 +640,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     const buffered = this.buffered;
     let data = buf.subarray(0, n);
     if (copied) {
-      data = this.#slabSpace(n, true).subarray(0, n);
+      data = this.#slabSpace(n, true);
       data.set(buf.subarray(0, n));
     }
     if (!buffered) this.#slabOff += n;
