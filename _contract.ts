@@ -116,6 +116,9 @@ export class Protocol extends BaseProtocol {
    * make a `DataView` as
    * `new DataView(data.buffer, data.byteOffset, data.byteLength)`, and slice
    * it to keep a small part for long (a view keeps its whole buffer alive).
+   * The rest of that buffer holds other bytes received, of this connection
+   * or of others (Node's pooled `Buffer`s do the same): never pass on or
+   * transfer `data.buffer` itself; `data.slice()` is a copy of your own.
    *
    * @param data The bytes received; the protocol's to keep.
    */

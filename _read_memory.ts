@@ -18,13 +18,24 @@
  *   buffer emptied the socket: the peer may have gone quiet. The next read
  *   is offered at most `QUIET_READ`, in memory no larger (the transport's
  *   own small buffer, a reader's, or what a `BufferedProtocol` returns for
- *   that `sizehint`). If it fills, the bytes keep coming, and the read
- *   after it is offered the full size again.
- * - **Quiet connections give back what they keep.** The memory kept for
- *   traffic that may resume (a transport's slab, a reader's buffer) is
- *   dropped once the connection's quiet read has waited a whole sweep of
- *   `IdleTrim` (1 to 2 s). Dropping it at once would cost a fresh
- *   allocation per message in request/response traffic.
+ *   that `sizehint`). If it fills, the bytes keep coming, and the next
+ *   read is issued at once, before the bytes are handed on. A `Protocol`'s
+ *   transport offers it the full read size and gives both in one
+ *   `dataReceived()` when it completes within a few microtasks (it does
+ *   when the bytes are already in the socket). A `BufferedProtocol`'s is
+ *   offered the rest of the read size (the two count as one read), and a
+ *   stream reader wakes its waiting `read()` once for both
+ *   (`MORE_COMING`), so that `read(65536)` gets 64 KiB. A small waiting
+ *   read thus costs one more socket read per message, not one more
+ *   callback and one more write.
+ * - **Quiet connections give back what they keep.** A `Protocol`'s
+ *   transport gives the free rest of its slab, as soon as a read empties
+ *   the socket, to a few spares that all transports share: whichever
+ *   connection reads next takes it. The memory kept for traffic that may
+ *   resume (a reader's buffer, the spares) is dropped once a quiet read
+ *   has waited a whole sweep of `IdleTrim` (1 to 2 s). Dropping a reader's
+ *   buffer at once would cost a fresh allocation per message in
+ *   request/response traffic.
  *
  * @module
  */
@@ -81,6 +92,15 @@ export const READ_WAIT: unique symbol = Symbol("aio.readWait");
  */
 export const TRIM_IDLE: unique symbol = Symbol("aio.trimIdle");
 
+/**
+ * A protocol hook (internal, the stream reader's): called by the socket
+ * transport just before `bufferUpdated(n)` when those `n` bytes filled a
+ * quiet read. The rest of the peer's message is most likely in the socket,
+ * and the transport reads it at once: a waiting `read()` woken a few
+ * microtasks later gets both.
+ */
+export const MORE_COMING: unique symbol = Symbol("aio.moreComing");
+
 /** What the idle sweep watches: a transport with read memory to give back. */
 export interface Trimmable {
   /**
@@ -121,12 +141,17 @@ export class IdleTrim {
     }
   }
 
-  /** Stops watching `t`; the timer stops with the last one. */
-  static unwatch(t: Trimmable): void {
+  /**
+   * Stops watching `t`; the timer stops with the last one.
+   *
+   * @returns Whether `t` was the last one watched.
+   */
+  static unwatch(t: Trimmable): boolean {
     const watched = IdleTrim.#watched;
-    if (!watched.delete(t) || watched.size > 0) return;
+    if (!watched.delete(t) || watched.size > 0) return false;
     clearInterval(IdleTrim.#timer);
     IdleTrim.#timer = undefined;
+    return true;
   }
 
   static #sweep = (): void => {

@@ -24,6 +24,7 @@ import { reportException } from "./_log.ts";
 import { abortable } from "./_signal.ts";
 import {
   bufferedBytes,
+  holdWake,
   readerBuffer,
   readerUpdated,
   readerWait,
@@ -31,7 +32,7 @@ import {
   StreamReader,
   trimReader,
 } from "./_stream_reader.ts";
-import { READ_WAIT, TRIM_IDLE } from "./_read_memory.ts";
+import { MORE_COMING, READ_WAIT, TRIM_IDLE } from "./_read_memory.ts";
 import { startTlsOn } from "./_tls.ts";
 import { formatAddr } from "./_address.ts";
 import { closeQuietly } from "./_conn.ts";
@@ -134,6 +135,11 @@ class StreamReaderProtocol extends BufferedProtocol {
   /** Waits for a `readInto()` about to come before the next read (internal). */
   [READ_WAIT](): Promise<void> | null {
     return readerWait(this.reader);
+  }
+
+  /** The bytes about to come filled a quiet read: more follow at once (internal). */
+  [MORE_COMING](): void {
+    holdWake(this.reader);
   }
 
   /** The connection went quiet: the reader gives back its idle memory (internal). */

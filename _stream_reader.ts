@@ -141,6 +141,13 @@ export let readerUpdated: (reader: StreamReader, n: number) => void;
  */
 export let readerWait: (reader: StreamReader) => Promise<void> | null;
 
+/**
+ * The next bytes fed filled a quiet read (internal, the `MORE_COMING`
+ * hook): the waiting call is woken `READ_WAIT_HOPS` microtasks later, or
+ * as soon as more bytes come, so that it gets the rest of the message too.
+ */
+export let holdWake: (reader: StreamReader) => void;
+
 /** The connection went quiet: the reader gives back idle memory (internal). */
 export let trimReader: (reader: StreamReader) => void;
 
@@ -204,6 +211,8 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #readIntoLoop = false;
   /** The transport waits on this for the next wait (see `readerWait`). */
   #park: PromiseWithResolvers<void> | null = null;
+  /** The next bytes filled a quiet read: wake a little later (see `holdWake`). */
+  #holding = false;
 
   static {
     setReaderTransport = (reader, transport) => {
@@ -215,6 +224,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     readerUpdated = (reader, n) => reader.#commit(n);
     readerWait = (reader) => reader.#readWait();
     trimReader = (reader) => void reader.#mem.trim();
+    holdWake = (reader) => reader.#holding = true;
   }
 
   /**
@@ -725,6 +735,22 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     }
   }
 
+  /**
+   * Wakes the waiting call `READ_WAIT_HOPS` microtasks from now, unless
+   * something (the next bytes, EOF, an error) wakes it before.
+   */
+  #wakeSoon(): void {
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    let hops = READ_WAIT_HOPS;
+    const hop = (): void => {
+      if (this.#waiter !== waiter) return;
+      if (--hops > 0) queueMicrotask(hop);
+      else this.#wake();
+    };
+    queueMicrotask(hop);
+  }
+
   /** Lets the transport read (see `#readWait`). */
   #unpark(): void {
     const park = this.#park;
@@ -794,7 +820,10 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
 
   /** New bytes are in: wake the waiting call, pause the transport if too many. */
   #received(): void {
-    this.#wake();
+    if (this.#holding) {
+      this.#holding = false;
+      this.#wakeSoon();
+    } else this.#wake();
     if (
       this.#transport && !this.#paused && !this.#toEof &&
       this.#mem.size > 2 * this.#limit

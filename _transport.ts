@@ -33,6 +33,7 @@ import { closeQuietly } from "./_conn.ts";
 import {
   IdleTrim,
   MIN_READ,
+  MORE_COMING,
   nextReadSize,
   QUIET_READ,
   READ_WAIT,
@@ -68,6 +69,77 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
  */
 const WRITE_POOL_BYTES = 4 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The free rests of slabs whose connections went quiet, shared by all
+ * transports: a connection that waits keeps no slab, and the next one to
+ * read takes the rest of one. At most `MAX_SPARES`; all are dropped when
+ * the idle sweep trims a quiet connection and none was taken in the sweep
+ * before, and when the last transport ends.
+ */
+const spareSlabs = new class SpareSlabs {
+  #slabs: { slab: Uint8Array; off: number }[] = [];
+  /** `IdleTrim.now` when a spare was last taken. */
+  #takenAt = 0;
+
+  /** Keeps the rest of `slab` from `off`, if it is worth keeping. */
+  give(slab: Uint8Array, off: number): void {
+    const free = slab.length - off;
+    if (free < MIN_READ) return;
+    const slabs = this.#slabs;
+    if (slabs.length < MAX_SPARES) {
+      slabs.push({ slab, off });
+      return;
+    }
+    // Full: this one replaces the smallest, if it is larger (rests too
+    // small for the reads to come must not keep out the ones that fit).
+    let least = 0;
+    for (let i = 1; i < slabs.length; i++) {
+      const spare = slabs[i]!;
+      const smallest = slabs[least]!;
+      if (spare.slab.length - spare.off < smallest.slab.length - smallest.off) {
+        least = i;
+      }
+    }
+    const smallest = slabs[least]!;
+    if (smallest.slab.length - smallest.off < free) {
+      slabs[least] = { slab, off };
+    }
+  }
+
+  /** A spare with at least `size` bytes free, or `undefined`. */
+  take(size: number): { slab: Uint8Array; off: number } | undefined {
+    const slabs = this.#slabs;
+    for (let i = slabs.length - 1; i >= 0; i--) {
+      const spare = slabs[i]!;
+      if (spare.slab.length - spare.off >= size) {
+        slabs[i] = slabs[slabs.length - 1]!;
+        slabs.pop();
+        this.#takenAt = IdleTrim.now;
+        return spare;
+      }
+    }
+    return undefined;
+  }
+
+  /** A sweep found a quiet connection: drops the spares if none was taken since the last. */
+  trim(): void {
+    if (this.#takenAt < IdleTrim.now - 1) this.#slabs.length = 0;
+  }
+
+  /** Drops every spare. */
+  clear(): void {
+    this.#slabs.length = 0;
+  }
+}();
+/** How many slab rests `spareSlabs` keeps at most. */
+const MAX_SPARES = 8;
+/**
+ * How many microtasks a read issued right after a full quiet read may take
+ * to complete and join it (see `#readAhead`). Deno completes a read of
+ * bytes already in the socket within 2; the check itself adds one.
+ */
+const READ_AHEAD_HOPS = 4;
 
 /** What a TLS transport knows about its session (`null` where unknown). */
 export interface TlsInfo {
@@ -107,6 +179,7 @@ export type AnyProtocol = BaseProtocol & {
   bufferUpdated?(nbytes: number): void;
   [READ_WAIT]?(): Promise<void> | null;
   [TRIM_IDLE]?(): void;
+  [MORE_COMING]?(): void;
 };
 
 /** What a transport needs from whoever accepted it (a server). */
@@ -448,9 +521,10 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   // Reading: the memory follows the traffic (see `_read_memory.ts`).
   // Non-buffered protocols: reads land in a slab; the protocol gets a view
   // of the bytes read, which nothing writes again, and later reads fill the
-  // rest. A quiet read (after one that emptied the socket) holds at most
-  // QUIET_READ: in the slab while it is that small, else in `#quietBuf`,
-  // whose bytes are then copied into the slab.
+  // rest. A quiet read (after one that emptied the socket) holds no slab:
+  // it reads at most QUIET_READ into `#quietBuf`, whose bytes are then
+  // copied into slab space; meanwhile the slab's free rest is with
+  // `spareSlabs`, for any connection's next read.
   #slab: Uint8Array = EMPTY;
   #slabOff = 0;
   #readSize = MIN_READ;
@@ -459,6 +533,16 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   #quietBuf: Uint8Array | null = null;
   /** When the pending quiet read began (`IdleTrim.now`), or -1. */
   quietSince = -1;
+  /**
+   * What a quiet read that filled brought, when it was offered less than
+   * the read size: the next read is offered the rest of the read size, and
+   * the two count as one read of that size.
+   */
+  #restOf = 0;
+  /** A read `#readAhead` issued that the loop has yet to take, with its memory and protocol. */
+  #ahead:
+    | { read: Promise<number | null>; buf: Uint8Array; protocol: AnyProtocol }
+    | null = null;
   #paused = false;
   #resume: PromiseWithResolvers<void> | null = null;
 
@@ -550,48 +634,60 @@ export class SocketTransport extends StreamTransport implements Trimmable {
         await this.#waitForResume();
         if (this.isClosing()) return;
       }
-      const protocol = this.protocol;
-      const buffered = this.buffered;
-      if (buffered) {
-        // The stream reader may ask to wait for a readInto() about to
-        // come, whose buffer the read can then fill directly.
-        const wait = protocol[READ_WAIT]?.();
-        if (wait) {
-          await wait;
-          if (this.isClosing()) return;
-          if (this.#paused || this.protocol !== protocol) continue;
-        }
-      }
-      const quiet = this.#quiet;
-      const size = quiet
-        ? Math.min(this.#readSize, QUIET_READ)
-        : this.#readSize;
+      let protocol = this.protocol;
       let buf: Uint8Array;
+      let size: number;
       /** The read goes to `#quietBuf`, to be copied into the slab. */
       let copied = false;
-      if (buffered) {
-        try {
-          buf = getBufferFrom(protocol, size);
-        } catch (err) {
-          this.fatalError(toError(err), "Exception in getBuffer()");
-          return;
-        }
-      } else if (quiet && (size > MIN_READ || this.#slab.length > QUIET_READ)) {
-        // A read that may wait for long must not hold a large slab: it
-        // reads into small memory, copied into the slab when bytes come.
-        let small = this.#quietBuf;
-        if (small === null || small.length < size) {
-          small = this.#quietBuf = new Uint8Array(size);
-        }
-        buf = small.subarray(0, size);
-        copied = true;
+      let read: Promise<number | null>;
+      const ahead = this.#ahead;
+      if (ahead !== null) {
+        // #readAhead issued this read already.
+        this.#ahead = null;
+        ({ read, buf, protocol } = ahead);
+        size = buf.length;
       } else {
-        buf = this.#slabSpace(size, false);
+        const buffered = this.buffered;
+        if (buffered) {
+          // The stream reader may ask to wait for a readInto() about to
+          // come, whose buffer the read can then fill directly.
+          const wait = protocol[READ_WAIT]?.();
+          if (wait) {
+            await wait;
+            if (this.isClosing()) return;
+            if (this.#paused || this.protocol !== protocol) continue;
+          }
+        }
+        const quiet = this.#quiet;
+        size = quiet
+          ? Math.min(this.#readSize, QUIET_READ)
+          : this.#readSize - this.#restOf;
+        if (buffered) {
+          try {
+            buf = getBufferFrom(protocol, size);
+          } catch (err) {
+            this.fatalError(toError(err), "Exception in getBuffer()");
+            return;
+          }
+        } else if (quiet) {
+          // A read that may wait for long must not hold a slab: it reads
+          // into the connection's own small memory, copied into slab
+          // space when bytes come.
+          let small = this.#quietBuf;
+          if (small === null || small.length < size) {
+            small = this.#quietBuf = new Uint8Array(size);
+          }
+          buf = small.subarray(0, size);
+          copied = true;
+        } else {
+          buf = this.#slabSpace(size, false);
+        }
+        if (quiet) this.quietSince = IdleTrim.now;
+        read = conn.read(buf);
       }
-      if (quiet) this.quietSince = IdleTrim.now;
       let n: number | null;
       try {
-        n = await conn.read(buf);
+        n = await read;
       } catch (err) {
         if (this.isClosing()) return; // our own close() interrupted the read
         this.fatalError(toError(err), "Fatal read error on socket transport");
@@ -611,8 +707,60 @@ export class SocketTransport extends StreamTransport implements Trimmable {
         if (exc) this.fatalError(exc, "Exception in eofReceived()");
         return;
       }
-      if (!this.#received(protocol, buf, size, n, copied)) return;
+      if (copied && n === buf.length && this.protocol === protocol) {
+        if (!(await this.#readAhead(protocol, buf))) return;
+      } else if (!this.#received(protocol, buf, size, n, copied)) return;
     }
+  }
+
+  /**
+   * A quiet read filled its small buffer (`first`): the peer is sending
+   * more than it holds, and the socket most likely has the rest. Copies
+   * `first` into the slab and at once reads on into the slab just after
+   * it, offered the full read size. If that read completes within
+   * `READ_AHEAD_HOPS` microtasks, the protocol gets both in one
+   * `dataReceived()` (a small pending read then costs a read, not a
+   * callback and a write more per message); else it gets `first` alone,
+   * and the read is left in `#ahead` for the loop.
+   *
+   * Not the rest of the read size, as a stream reader's next read is
+   * offered: a message of a multiple of it (64 KiB, 1 MiB) would then end
+   * on a full read, and the connection wait with a full-size read in a
+   * slab.
+   *
+   * @returns Whether to read on.
+   */
+  async #readAhead(protocol: AnyProtocol, first: Uint8Array): Promise<boolean> {
+    const n = first.length;
+    this.#quiet = false;
+    const size = this.#readSize = nextReadSize(this.#readSize, n, n, true);
+    const space = this.#slabSpace(n + size, true);
+    space.set(first);
+    const rest = space.subarray(n);
+    let got: number | null | undefined;
+    let failed = false;
+    const read = this.#conn.read(rest);
+    read.then((m) => got = m, () => failed = true);
+    for (let i = 0; i < READ_AHEAD_HOPS && got === undefined && !failed; i++) {
+      await undefined;
+    }
+    if (this.isClosing()) return false;
+    if (this.#paused) {
+      await this.#waitForResume();
+      if (this.isClosing()) return false;
+    }
+    if (typeof got === "number") {
+      this.#moved = true;
+      this.#readSize = nextReadSize(size, size, got, false);
+      this.#quiet = got < size;
+      this.#slabOff += n + got;
+      if (this.#quiet) this.#spareSlab();
+      return this.#deliver(protocol, space.subarray(0, n + got), n + got);
+    }
+    // Not yet, at its end, or failed: the loop takes it after `first`.
+    this.#ahead = { read, buf: rest, protocol };
+    this.#slabOff += n;
+    return this.#deliver(protocol, space.subarray(0, n), n);
   }
 
   /**
@@ -630,20 +778,48 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     n: number,
     copied: boolean,
   ): boolean {
+    const full = this.#readSize;
+    const rest = this.#restOf;
+    this.#restOf = 0;
+    const wasQuiet = this.#quiet;
     this.#readSize = nextReadSize(
-      this.#readSize,
-      Math.min(size, buf.length),
-      n,
-      this.#quiet,
+      full,
+      Math.min(size, buf.length) + rest,
+      n + rest,
+      wasQuiet,
     );
     this.#quiet = n < buf.length;
     const buffered = this.buffered;
+    if (wasQuiet && !this.#quiet && buffered) {
+      // A quiet read filled: the rest of the message is most likely in the
+      // socket, and the next read takes it at once (as `#readAhead` does
+      // for a `Protocol`). A stream reader wakes its reader once for both.
+      if (size < full && n < full) this.#restOf = n;
+      if (this.protocol === protocol) protocol[MORE_COMING]?.();
+    }
     let data = buf.subarray(0, n);
     if (copied) {
       data = this.#slabSpace(n, true);
       data.set(buf.subarray(0, n));
     }
-    if (!buffered) this.#slabOff += n;
+    if (!buffered) {
+      this.#slabOff += n;
+      // The socket is empty: the slab's free rest is for whichever
+      // connection reads next, not kept by this one while it waits.
+      if (this.#quiet) this.#spareSlab();
+    }
+    return this.#deliver(protocol, data, n);
+  }
+
+  /**
+   * Hands `data`, the `n` bytes a read brought, to `protocol`: to
+   * `dataReceived()`, or `bufferUpdated(n)` if they are already in its
+   * buffer, or in the form the transport's protocol takes now if
+   * `setProtocol()` ran while the read was in flight.
+   *
+   * @returns Whether to read on.
+   */
+  #deliver(protocol: AnyProtocol, data: Uint8Array, n: number): boolean {
     if (this.protocol !== protocol) {
       // setProtocol() ran while the read was in flight: hand the bytes to
       // the new protocol in the form it takes.
@@ -653,7 +829,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
         this.fatalError(toError(err), "Exception in a data callback");
         return false;
       }
-    } else if (buffered) {
+    } else if (this.buffered) {
       try {
         protocol.bufferUpdated!(n);
       } catch (err) {
@@ -680,17 +856,34 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   #slabSpace(size: number, exact: boolean): Uint8Array {
     const left = this.#slab.length - this.#slabOff;
     if (exact ? left < size : left < size / 2) {
-      const reads = Math.max(size, this.#readSize);
-      this.#slab = new Uint8Array(reads >= QUIET_READ ? 4 * reads : QUIET_READ);
-      this.#slabOff = 0;
+      const spare = spareSlabs.take(exact ? size : size / 2);
+      if (spare) {
+        this.#slab = spare.slab;
+        this.#slabOff = spare.off;
+      } else {
+        const reads = Math.max(size, this.#readSize);
+        this.#slab = new Uint8Array(
+          reads >= QUIET_READ ? 4 * reads : QUIET_READ,
+        );
+        this.#slabOff = 0;
+      }
     }
     return this.#slab.subarray(this.#slabOff, this.#slabOff + size);
   }
 
-  /** The connection has been quiet for a sweep: give back the slab (and the reader's memory). */
+  /** Gives the slab's free rest to the spares; this transport keeps none. */
+  #spareSlab(): void {
+    spareSlabs.give(this.#slab, this.#slabOff);
+    this.#slab = EMPTY;
+    this.#slabOff = 0;
+  }
+
+  /** The connection has been quiet for a sweep: give back what it keeps for more traffic. */
   trimIdle(): void {
     this.#slab = EMPTY;
     this.#slabOff = 0;
+    this.#quietBuf = null; // the pending read holds its own until it ends
+    spareSlabs.trim();
     if (this.buffered) this.protocol[TRIM_IDLE]?.();
   }
 
@@ -863,7 +1056,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    IdleTrim.unwatch(this);
+    if (IdleTrim.unwatch(this)) spareSlabs.clear();
     this.#slab = EMPTY;
     closeQuietly(this.#conn);
   }
