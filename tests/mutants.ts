@@ -741,8 +741,8 @@ export const MUTANTS: Mutant[] = [
   // ---- Issue 23: read memory that follows the traffic, zero-copy readInto ---
   {
     file: "_transport.ts",
-    find: "        ? Math.min(this.#readSize, QUIET_READ)\n",
-    replace: "        ? this.#readSize\n",
+    find: "          ? Math.min(this.#readSize, QUIET_READ)\n",
+    replace: "          ? this.#readSize\n",
     description:
       "a read after one that emptied the socket is offered the full read size: an idle connection holds a large buffer",
   },
@@ -765,6 +765,30 @@ export const MUTANTS: Mutant[] = [
     replace: "    return null;\n",
     description:
       "the transport does not wait for the next readInto, so its reads land in the reader's memory and are copied",
+  },
+  {
+    file: "_transport.ts",
+    find:
+      "      if (copied && n === buf.length && this.protocol === protocol) {\n",
+    replace: "      if (false) {\n",
+    description:
+      "a quiet Protocol read that fills is delivered alone, and the next read issued only after dataReceived()",
+  },
+  {
+    file: "_transport.ts",
+    find:
+      "      // connection reads next, not kept by this one while it waits.\n      if (this.#quiet) this.#spareSlab();\n",
+    replace:
+      "      // connection reads next, not kept by this one while it waits.\n",
+    description:
+      "a quiet Protocol connection keeps the rest of its slab while it waits",
+  },
+  {
+    file: "_stream_reader.ts",
+    find: "    holdWake = (reader) => reader.#holding = true;\n",
+    replace: "    holdWake = () => {};\n",
+    description:
+      "a waiting read() is woken by a quiet read's bytes alone, before the rest of the message comes",
   },
 ];
 

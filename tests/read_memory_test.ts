@@ -7,6 +7,7 @@ import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import {
   BufferedProtocol,
   createServer,
+  Protocol,
   type Server,
   startServer,
   StreamReader,
@@ -212,7 +213,9 @@ test("reads follow the traffic: a burst grows sizehint to MAX_READ, a quiet conn
   try {
     await exchange(conn, new Uint8Array(1));
     assertEquals(hints[0], MIN_READ);
-    const burst = randomBytes(4 * 1024 * 1024);
+    // Not a multiple of any read size, so that its last read is unlikely to
+    // fill exactly (a read that fills is followed by a full-size one).
+    const burst = randomBytes(4 * 1024 * 1024 + 1000);
     assertEquals(
       await digest(await exchange(conn, burst)),
       await digest(burst),
@@ -262,6 +265,188 @@ test("a Protocol's read that waits after a burst holds at most QUIET_READ of mem
       conn.close();
     }
   });
+});
+
+/**
+ * A Protocol echo that records each `dataReceived()`: its length, its
+ * `ArrayBuffer`, and how many socket reads had been issued by then.
+ */
+class RecordingEcho extends Protocol {
+  static seen: { length: number; buffer: ArrayBufferLike; reads: number }[] =
+    [];
+  static calls: ReadCall[] = [];
+  #t?: Transport;
+  override connectionMade(t: Transport): void {
+    this.#t = t;
+  }
+  override dataReceived(data: Uint8Array): void {
+    RecordingEcho.seen.push({
+      length: data.length,
+      buffer: data.buffer,
+      reads: RecordingEcho.calls.length,
+    });
+    this.#t!.write(data);
+  }
+}
+
+test("a quiet Protocol read that fills is joined by the next read, issued at once: one dataReceived() for both, bytes exact", async () => {
+  await spyReads(async (calls) => {
+    RecordingEcho.calls = calls;
+    RecordingEcho.seen = [];
+    await using echo = await createServer(
+      () => new RecordingEcho(),
+      "127.0.0.1",
+      0,
+    );
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(echo),
+    });
+    try {
+      // A burst grows the read size to MAX_READ; then the connection waits
+      // on a quiet read of QUIET_READ.
+      const burst = randomBytes(1024 * 1024 + 1000);
+      assertEquals(
+        await digest(await exchange(conn, burst)),
+        await digest(burst),
+      );
+      await delay(20);
+      const served = () => calls.filter((c) => c.conn !== conn);
+      assertEquals(served().at(-1)!.buf.length, QUIET_READ);
+      const before = served().length;
+      RecordingEcho.seen = [];
+      const message = randomBytes(MAX_READ);
+      assertEquals(
+        await digest(await exchange(conn, message)),
+        await digest(message),
+      );
+      // The quiet read filled; the next read, offered the full read size,
+      // was issued before dataReceived() was called, and its bytes came
+      // with the quiet read's.
+      const first = RecordingEcho.seen[0]!;
+      assert(
+        first.reads >= before + 1,
+        `the read after the quiet one was not issued before dataReceived() (${first.reads} reads, ${before} before the message)`,
+      );
+      assertEquals(served()[before]!.buf.length, MAX_READ);
+      assertEquals(
+        RecordingEcho.seen.map((s) => s.length),
+        [MAX_READ],
+        "one dataReceived() for the whole message",
+      );
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+test("a quiet Protocol read that fills, then EOF or more bytes later: every byte arrives in order, then eofReceived()", async () => {
+  class Collect extends Protocol {
+    static chunks: Uint8Array[] = [];
+    static eof = Promise.withResolvers<void>();
+    override dataReceived(data: Uint8Array): void {
+      Collect.chunks.push(data.slice());
+    }
+    override eofReceived(): void {
+      Collect.eof.resolve();
+    }
+  }
+  await using server = await createServer(
+    () => new Collect(),
+    "127.0.0.1",
+    0,
+  );
+  for (const late of [false, true]) {
+    Collect.chunks = [];
+    Collect.eof = Promise.withResolvers<void>();
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(server),
+    });
+    // A new connection's first (quiet) read is offered MIN_READ: exactly
+    // that much fills it.
+    const first = randomBytes(MIN_READ);
+    const second = randomBytes(3000);
+    await conn.write(first);
+    if (late) {
+      await delay(30); // the read issued after the full one waits
+      await conn.write(second);
+    }
+    await conn.closeWrite();
+    await Collect.eof.promise;
+    conn.close();
+    const want = late ? [...first, ...second] : [...first];
+    const got = Collect.chunks.flatMap((c) => [...c]);
+    assertEquals(got.length, want.length);
+    assertEquals(new Uint8Array(got), new Uint8Array(want));
+  }
+});
+
+test("a quiet Protocol connection keeps no slab: the free rest of its slab takes the next connection's bytes", async () => {
+  RecordingEcho.calls = [];
+  RecordingEcho.seen = [];
+  await using echo = await createServer(
+    () => new RecordingEcho(),
+    "127.0.0.1",
+    0,
+  );
+  const a = await Deno.connect({ hostname: "127.0.0.1", port: portOf(echo) });
+  const b = await Deno.connect({ hostname: "127.0.0.1", port: portOf(echo) });
+  try {
+    assertEquals(await exchange(a, new Uint8Array([1])), new Uint8Array([1]));
+    assertEquals(await exchange(b, new Uint8Array([2])), new Uint8Array([2]));
+    const [fromA, fromB] = RecordingEcho.seen;
+    assertEquals([fromA!.length, fromB!.length], [1, 1]);
+    assertStrictEquals(fromB!.buffer, fromA!.buffer);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("a waiting read() on a quiet stream gets the whole message when a quiet read fills, not the quiet read's bytes alone", async () => {
+  const lengths: number[] = [];
+  let quietNow = () => {};
+  const quiet = new Promise<void>((resolve) => quietNow = resolve);
+  await using server = await startServer(
+    async (reader, writer) => {
+      const warm = await reader.readexactly(1024 * 1024 + 1000);
+      writer.write(warm);
+      await writer.drain();
+      quietNow();
+      while (true) {
+        const data = await reader.read(MAX_READ);
+        if (data.length === 0) break;
+        lengths.push(data.length);
+        writer.write(data);
+        await writer.drain();
+      }
+      writer.close();
+    },
+    "127.0.0.1",
+    0,
+  );
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: portOf(server),
+  });
+  try {
+    const burst = randomBytes(1024 * 1024 + 1000);
+    assertEquals(
+      await digest(await exchange(conn, burst)),
+      await digest(burst),
+    );
+    await quiet;
+    await delay(20); // read(MAX_READ) waits; so does a quiet socket read
+    const message = randomBytes(MAX_READ);
+    assertEquals(
+      await digest(await exchange(conn, message)),
+      await digest(message),
+    );
+    assertEquals(lengths, [MAX_READ], "one read() for the whole message");
+  } finally {
+    conn.close();
+  }
 });
 
 test("nextReadSize: doubles when a read fills a full-size offer, halves when a message's first read brings a quarter or less, within MIN_READ..MAX_READ", () => {
