@@ -79,6 +79,72 @@ export function nextReadSize(
     : readSize;
 }
 
+/** How many free slab rests `spareSlabs` keeps at most. */
+const MAX_SPARES = 8;
+
+/**
+ * Free memory that a connection going quiet gave up, for whichever reads
+ * next: the free rest of a transport's slab, or of a stream reader's
+ * buffer, whose start was handed out as views. So a connection that waits
+ * keeps none, and the next to read does not allocate. At most
+ * `MAX_SPARES` (a full list keeps the largest), each at least `MIN_READ`.
+ * The transports drop them all when the idle sweep trims a quiet
+ * connection and none was taken in the sweep before, and when the last
+ * transport ends.
+ */
+export const spareSlabs = new class SpareSlabs {
+  #spares: Uint8Array[] = [];
+  /** `IdleTrim.now` when a spare was last taken. */
+  #takenAt = 0;
+
+  /** Keeps `free`, memory nothing refers to any more, if it is worth keeping. */
+  give(free: Uint8Array): void {
+    if (free.length < MIN_READ) return;
+    const spares = this.#spares;
+    if (spares.length < MAX_SPARES) {
+      spares.push(free);
+      return;
+    }
+    // Full: this one replaces the smallest, if it is larger (rests too
+    // small for the reads to come must not keep out the ones that fit).
+    let least = 0;
+    for (let i = 1; i < spares.length; i++) {
+      if (spares[i]!.length < spares[least]!.length) least = i;
+    }
+    if (spares[least]!.length < free.length) spares[least] = free;
+  }
+
+  /**
+   * Memory of at least `size` bytes, now the caller's, or `undefined`.
+   *
+   * @param size The bytes needed.
+   * @returns A spare, or `undefined`.
+   */
+  take(size: number): Uint8Array | undefined {
+    const spares = this.#spares;
+    for (let i = spares.length - 1; i >= 0; i--) {
+      const spare = spares[i]!;
+      if (spare.length >= size) {
+        spares[i] = spares[spares.length - 1]!;
+        spares.pop();
+        this.#takenAt = IdleTrim.now;
+        return spare;
+      }
+    }
+    return undefined;
+  }
+
+  /** A sweep found a quiet connection: drops the spares if none was taken since the sweep before. */
+  trim(): void {
+    if (this.#takenAt < IdleTrim.now - 1) this.#spares.length = 0;
+  }
+
+  /** Drops every spare. */
+  clear(): void {
+    this.#spares.length = 0;
+  }
+}();
+
 /**
  * A protocol hook (internal, the stream reader's): called by the socket
  * transport before it asks for memory for the next read. A promise means

@@ -13,7 +13,12 @@
  *
  * @module
  */
-import { MIN_READ, nextReadSize, QUIET_READ } from "./_read_memory.ts";
+import {
+  MIN_READ,
+  nextReadSize,
+  QUIET_READ,
+  spareSlabs,
+} from "./_read_memory.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -63,6 +68,8 @@ export class ReaderBuffer {
    * (see `lend`), `#quiet`, or a caller's buffer (`lendTo`).
    */
   #next: Uint8Array | null = null;
+  /** All of the fresh memory a `Lend.Fresh` lend is the start of. */
+  #fresh: Uint8Array | null = null;
   /** How the pending lend's bytes come in at `commit` (see `Lend`). */
   #lentTo: Lend = Lend.Buf;
   /** Small memory for reads that may wait, once `#buf` is large (see `lend`). */
@@ -161,9 +168,11 @@ export class ReaderBuffer {
     }
     if (this.#shared) {
       if (space < want / 2) {
-        const next = new Uint8Array(
+        const next = freshMemory(
           Math.max(4 * Math.max(want, this.#readSize), this.size + want),
+          this.size + want,
         );
+        this.#fresh = next;
         return this.#lendOther(Lend.Fresh, next.subarray(0, want));
       }
       if (space < want) {
@@ -241,7 +250,8 @@ export class ReaderBuffer {
     if (to === Lend.Fresh) {
       // Bytes still unread (no more than when the read was lent: append
       // queues while it is in flight, so there is room) go before the new.
-      const fresh = new Uint8Array(next!.buffer);
+      const fresh = this.#fresh!;
+      this.#fresh = null;
       const size = this.size;
       if (size > 0) {
         fresh.copyWithin(size, 0, n);
@@ -288,6 +298,17 @@ export class ReaderBuffer {
     const out = this.#buf.subarray(this.#start, this.#start + n);
     this.#shared = true;
     this.#consume(n);
+    if (
+      this.#start === this.#end && this.#lent !== -1 &&
+      this.#lentTo === Lend.Quiet && this.#queued.length === 0
+    ) {
+      // All read, and the next read waits in small memory: the free rest
+      // is for whichever connection reads next, not kept while this waits.
+      spareSlabs.give(this.#buf.subarray(this.#end));
+      // Still shared: the next bytes go to fresh memory (a spare).
+      this.#buf = EMPTY;
+      this.#start = this.#end = 0;
+    }
     return out;
   }
 
@@ -410,11 +431,9 @@ export class ReaderBuffer {
     if (!this.#shared && buf.length - size >= want && this.#start > 0) {
       buf.copyWithin(0, this.#start, this.#end);
     } else {
-      const grown = new Uint8Array(
-        this.#shared
-          ? Math.max(4 * this.#readSize, size + want)
-          : Math.max(2 * buf.length, size + want, MIN_READ),
-      );
+      const grown = this.#shared
+        ? freshMemory(Math.max(4 * this.#readSize, size + want), size + want)
+        : new Uint8Array(Math.max(2 * buf.length, size + want, MIN_READ));
       grown.set(buf.subarray(this.#start, this.#end));
       this.#buf = grown;
       this.#shared = false;
@@ -439,4 +458,12 @@ export class ReaderBuffer {
     }
     return true;
   }
+}
+
+/**
+ * Memory for `size` bytes, at least `least`: a spare (see `spareSlabs`)
+ * if one is large enough, else new.
+ */
+function freshMemory(size: number, least: number): Uint8Array {
+  return spareSlabs.take(least) ?? new Uint8Array(size);
 }

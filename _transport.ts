@@ -37,6 +37,7 @@ import {
   nextReadSize,
   QUIET_READ,
   READ_WAIT,
+  spareSlabs,
   TRIM_IDLE,
   type Trimmable,
 } from "./_read_memory.ts";
@@ -70,70 +71,6 @@ const writePools = new Map<number, Uint8Array[]>([[WRITE_BUF, []], [
 const WRITE_POOL_BYTES = 4 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
-/**
- * The free rests of slabs whose connections went quiet, shared by all
- * transports: a connection that waits keeps no slab, and the next one to
- * read takes the rest of one. At most `MAX_SPARES`; all are dropped when
- * the idle sweep trims a quiet connection and none was taken in the sweep
- * before, and when the last transport ends.
- */
-const spareSlabs = new class SpareSlabs {
-  #slabs: { slab: Uint8Array; off: number }[] = [];
-  /** `IdleTrim.now` when a spare was last taken. */
-  #takenAt = 0;
-
-  /** Keeps the rest of `slab` from `off`, if it is worth keeping. */
-  give(slab: Uint8Array, off: number): void {
-    const free = slab.length - off;
-    if (free < MIN_READ) return;
-    const slabs = this.#slabs;
-    if (slabs.length < MAX_SPARES) {
-      slabs.push({ slab, off });
-      return;
-    }
-    // Full: this one replaces the smallest, if it is larger (rests too
-    // small for the reads to come must not keep out the ones that fit).
-    let least = 0;
-    for (let i = 1; i < slabs.length; i++) {
-      const spare = slabs[i]!;
-      const smallest = slabs[least]!;
-      if (spare.slab.length - spare.off < smallest.slab.length - smallest.off) {
-        least = i;
-      }
-    }
-    const smallest = slabs[least]!;
-    if (smallest.slab.length - smallest.off < free) {
-      slabs[least] = { slab, off };
-    }
-  }
-
-  /** A spare with at least `size` bytes free, or `undefined`. */
-  take(size: number): { slab: Uint8Array; off: number } | undefined {
-    const slabs = this.#slabs;
-    for (let i = slabs.length - 1; i >= 0; i--) {
-      const spare = slabs[i]!;
-      if (spare.slab.length - spare.off >= size) {
-        slabs[i] = slabs[slabs.length - 1]!;
-        slabs.pop();
-        this.#takenAt = IdleTrim.now;
-        return spare;
-      }
-    }
-    return undefined;
-  }
-
-  /** A sweep found a quiet connection: drops the spares if none was taken since the last. */
-  trim(): void {
-    if (this.#takenAt < IdleTrim.now - 1) this.#slabs.length = 0;
-  }
-
-  /** Drops every spare. */
-  clear(): void {
-    this.#slabs.length = 0;
-  }
-}();
-/** How many slab rests `spareSlabs` keeps at most. */
-const MAX_SPARES = 8;
 /**
  * How many microtasks a read issued right after a full quiet read may take
  * to complete and join it (see `#readAhead`). Deno completes a read of
@@ -858,8 +795,8 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     if (exact ? left < size : left < size / 2) {
       const spare = spareSlabs.take(exact ? size : size / 2);
       if (spare) {
-        this.#slab = spare.slab;
-        this.#slabOff = spare.off;
+        this.#slab = spare;
+        this.#slabOff = 0;
       } else {
         const reads = Math.max(size, this.#readSize);
         this.#slab = new Uint8Array(
@@ -873,7 +810,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
 
   /** Gives the slab's free rest to the spares; this transport keeps none. */
   #spareSlab(): void {
-    spareSlabs.give(this.#slab, this.#slabOff);
+    spareSlabs.give(this.#slab.subarray(this.#slabOff));
     this.#slab = EMPTY;
     this.#slabOff = 0;
   }

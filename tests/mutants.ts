@@ -790,6 +790,13 @@ export const MUTANTS: Mutant[] = [
     description:
       "a waiting read() is woken by a quiet read's bytes alone, before the rest of the message comes",
   },
+  {
+    file: "_reader_buffer.ts",
+    find: "      spareSlabs.give(this.#buf.subarray(this.#end));\n",
+    replace: "",
+    description:
+      "a stream reader emptied while its next read waits drops the free rest of its buffer instead of giving it to the next reader",
+  },
 ];
 
 // Equivalent mutants left out of the list, and why they cannot change

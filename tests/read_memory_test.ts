@@ -19,6 +19,7 @@ import {
   MIN_READ,
   nextReadSize,
   QUIET_READ,
+  spareSlabs,
   type Trimmable,
 } from "../_read_memory.ts";
 import { ReaderBuffer } from "../_reader_buffer.ts";
@@ -447,6 +448,33 @@ test("a waiting read() on a quiet stream gets the whole message when a quiet rea
   } finally {
     conn.close();
   }
+});
+
+test("a stream reader emptied while its next read waits in small memory keeps no buffer: the free rest serves another reader, never over the bytes taken", () => {
+  spareSlabs.clear();
+  const a = new ReaderBuffer(1 << 20);
+  const first = a.lend(MAX_READ);
+  first.fill(7);
+  a.commit(1000);
+  const quiet = a.lend(QUIET_READ); // the read that waits
+  assert(quiet.buffer.byteLength <= QUIET_READ);
+  const taken = a.take(1000); // all read: the rest is given up
+  // Another reader, whose shared buffer is full, needs fresh memory.
+  const b = new ReaderBuffer(1 << 20);
+  b.commit(b.lend(MAX_READ).length);
+  b.take(MAX_READ);
+  const lent = b.lend(MAX_READ / 2);
+  assertStrictEquals(lent.buffer, first.buffer);
+  assertEquals(lent.byteOffset, first.byteOffset + 1000);
+  lent.fill(9);
+  b.commit(lent.length);
+  assertEquals(taken, new Uint8Array(1000).fill(7));
+  assertEquals(b.take(lent.length), new Uint8Array(lent.length).fill(9));
+  // And the read that waited still lands in the first reader.
+  quiet.set([1, 2, 3]);
+  a.commit(3);
+  assertEquals(a.take(3), new Uint8Array([1, 2, 3]));
+  spareSlabs.clear();
 });
 
 test("nextReadSize: doubles when a read fills a full-size offer, halves when a message's first read brings a quarter or less, within MIN_READ..MAX_READ", () => {
