@@ -471,9 +471,13 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   /** When the pending quiet read began (`IdleTrim.now`), or -1. */
   quietSince = -1;
   /**
-   * What a quiet read that filled brought, when it was offered less than
-   * the read size: the next read is offered the rest of the read size, and
-   * the two count as one read of that size.
+   * A buffered protocol's quiet read that filled brought this much, offered
+   * less than the read size: the next read is offered the rest of the read
+   * size, and the two count as one read of that size (so a stream reader's
+   * `read(65536)` of a long message gets 64 KiB). A message of a multiple of
+   * the read size then ends on a full read, after which the connection
+   * waits with a full-size read in the reader's memory; a `Protocol` avoids
+   * that (see `#readAhead`).
    */
   #restOf = 0;
   /** A read `#readAhead` issued that the loop has yet to take, with its memory and protocol. */
