@@ -742,13 +742,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
   #wakeSoon(): void {
     const waiter = this.#waiter;
     if (waiter === null) return;
-    let hops = READ_WAIT_HOPS;
-    const hop = (): void => {
-      if (this.#waiter !== waiter) return;
-      if (--hops > 0) queueMicrotask(hop);
-      else this.#wake();
-    };
-    queueMicrotask(hop);
+    afterHops(() => this.#waiter === waiter, () => this.#wake());
   }
 
   /** Lets the transport read (see `#readWait`). */
@@ -774,13 +768,7 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     if (this.#waiter || this.#eof || this.#paused) return null;
     const park = Promise.withResolvers<void>();
     this.#park = park;
-    let hops = READ_WAIT_HOPS;
-    const hop = (): void => {
-      if (this.#park !== park) return;
-      if (--hops > 0) queueMicrotask(hop);
-      else this.#unpark();
-    };
-    queueMicrotask(hop);
+    afterHops(() => this.#park === park, () => this.#unpark());
     return park.promise;
   }
 
@@ -868,6 +856,20 @@ export class StreamReader implements AsyncIterable<Uint8Array> {
     if (this.#cancelled) this.#mem.clear(); // nobody reads any more
     else if (added) this.#received();
   }
+}
+
+/**
+ * Calls `then` `READ_WAIT_HOPS` microtasks from now, unless `still` says
+ * otherwise at one of them (what was waited for came sooner).
+ */
+function afterHops(still: () => boolean, then: () => void): void {
+  let hops = READ_WAIT_HOPS;
+  const hop = (): void => {
+    if (!still()) return;
+    if (--hops > 0) queueMicrotask(hop);
+    else then();
+  };
+  queueMicrotask(hop);
 }
 
 /** Normalises `readuntil`'s separator argument to a list of byte strings. */
