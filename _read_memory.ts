@@ -19,15 +19,15 @@
  *   is offered at most `QUIET_READ`, in memory no larger (the transport's
  *   own small buffer, a reader's, or what a `BufferedProtocol` returns for
  *   that `sizehint`). If it fills, the bytes keep coming, and the next
- *   read is issued at once, before the bytes are handed on. A `Protocol`'s
- *   transport offers it the full read size and gives both in one
- *   `dataReceived()` when it completes within a few microtasks (it does
- *   when the bytes are already in the socket). A `BufferedProtocol`'s is
- *   offered the rest of the read size (the two count as one read), and a
- *   stream reader wakes its waiting `read()` once for both
- *   (`MORE_COMING`), so that `read(65536)` gets 64 KiB. A small waiting
- *   read thus costs one more socket read per message, not one more
- *   callback and one more write.
+ *   read is issued at once, before the bytes are handed on, offered the
+ *   rest of the read size (the two count as one read) and a byte more (so
+ *   that a message of a multiple of the read size ends on a short read).
+ *   A `Protocol` gets both in one `dataReceived()` when the second
+ *   completes within a few microtasks (it does when the bytes are already
+ *   in the socket); a stream reader wakes its waiting `read()` once for
+ *   both (`MORE_COMING`), so that `read(65536)` gets 64 KiB. A small
+ *   waiting read thus costs one more socket read per message, not one
+ *   more callback and one more write.
  * - **Quiet connections give back what they keep.** A `Protocol`'s
  *   transport gives the free rest of its slab, as soon as a read empties
  *   the socket, to a few spares that all transports share: whichever

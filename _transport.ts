@@ -471,13 +471,9 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   /** When the pending quiet read began (`IdleTrim.now`), or -1. */
   quietSince = -1;
   /**
-   * A buffered protocol's quiet read that filled brought this much, offered
-   * less than the read size: the next read is offered the rest of the read
-   * size, and the two count as one read of that size (so a stream reader's
-   * `read(65536)` of a long message gets 64 KiB). A message of a multiple of
-   * the read size then ends on a full read, after which the connection
-   * waits with a full-size read in the reader's memory; a `Protocol` avoids
-   * that (see `#readAhead`).
+   * A quiet read that filled brought this much, offered less than the read
+   * size: the next read is offered the rest (see `#restSize`), and the two
+   * count as one read.
    */
   #restOf = 0;
   /** A read `#readAhead` issued that the loop has yet to take, with its memory and protocol. */
@@ -600,9 +596,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
           }
         }
         const quiet = this.#quiet;
-        size = quiet
-          ? Math.min(this.#readSize, QUIET_READ)
-          : this.#readSize - this.#restOf;
+        size = quiet ? Math.min(this.#readSize, QUIET_READ) : this.#restSize();
         if (buffered) {
           try {
             buf = getBufferFrom(protocol, size);
@@ -658,23 +652,26 @@ export class SocketTransport extends StreamTransport implements Trimmable {
    * A quiet read filled its small buffer (`first`): the peer is sending
    * more than it holds, and the socket most likely has the rest. Copies
    * `first` into the slab and at once reads on into the slab just after
-   * it, offered the full read size. If that read completes within
-   * `READ_AHEAD_HOPS` microtasks, the protocol gets both in one
-   * `dataReceived()` (a small pending read then costs a read, not a
-   * callback and a write more per message); else it gets `first` alone,
-   * and the read is left in `#ahead` for the loop.
+   * it. If that read completes within `READ_AHEAD_HOPS` microtasks, the
+   * protocol gets both in one `dataReceived()` (a small pending read then
+   * costs a read, not a callback and a write more per message); else it
+   * gets `first` alone, and the read is left in `#ahead` for the loop.
    *
-   * Not the rest of the read size, as a stream reader's next read is
-   * offered: a message of a multiple of it (64 KiB, 1 MiB) would then end
-   * on a full read, and the connection wait with a full-size read in a
-   * slab.
+   * It is offered the rest of the read size (`#restSize`): a 100 KiB
+   * message then comes as 64 KiB and 36, two writes of an echo, where 80
+   * and 20 took three.
    *
    * @returns Whether to read on.
    */
   async #readAhead(protocol: AnyProtocol, first: Uint8Array): Promise<boolean> {
     const n = first.length;
+    const full = this.#readSize;
     this.#quiet = false;
-    const size = this.#readSize = nextReadSize(this.#readSize, n, n, true);
+    let size: number;
+    if (n < full) {
+      this.#restOf = n;
+      size = this.#restSize();
+    } else size = this.#readSize = nextReadSize(full, n, n, true);
     const space = this.#slabSpace(n + size, true);
     space.set(first);
     const rest = space.subarray(n);
@@ -692,7 +689,14 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     }
     if (typeof got === "number") {
       this.#moved = true;
-      this.#readSize = nextReadSize(size, size, got, false);
+      const rest = this.#restOf;
+      this.#restOf = 0;
+      this.#readSize = nextReadSize(
+        this.#readSize,
+        size + rest,
+        got + rest,
+        false,
+      );
       this.#quiet = got < size;
       this.#slabOff += n + got;
       if (this.#quiet) this.#spareSlab();
@@ -810,6 +814,20 @@ export class SocketTransport extends StreamTransport implements Trimmable {
       }
     }
     return this.#slab.subarray(this.#slabOff, this.#slabOff + size);
+  }
+
+  /**
+   * The size of the next read that is not quiet: the read size, or after
+   * a quiet read that filled (`#restOf` bytes) the rest of the read size,
+   * so that the two make one read of that size (a stream reader's
+   * `read(65536)` of a long message gets 64 KiB), and a byte more, so that
+   * a message of a multiple of the read size (64 KiB, 1 MiB) ends on a
+   * short read, not on a full one, after which the connection would wait
+   * with a full-size read in a slab or in a reader's buffer.
+   */
+  #restSize(): number {
+    const rest = this.#restOf;
+    return rest > 0 ? this.#readSize - rest + 1 : this.#readSize;
   }
 
   /** Gives the slab's free rest to the spares; this transport keeps none. */

@@ -797,6 +797,13 @@ export const MUTANTS: Mutant[] = [
     description:
       "a stream reader emptied while its next read waits drops the free rest of its buffer instead of giving it to the next reader",
   },
+  {
+    file: "_transport.ts",
+    find: "    return rest > 0 ? this.#readSize - rest + 1 : this.#readSize;\n",
+    replace: "    return rest > 0 ? this.#readSize - rest : this.#readSize;\n",
+    description:
+      "the read after a quiet read that filled is offered exactly the rest of the read size: a message of a multiple of it ends on a full read, and the connection waits with a full-size read",
+  },
 ];
 
 // Equivalent mutants left out of the list, and why they cannot change

@@ -321,19 +321,29 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
         await digest(await exchange(conn, message)),
         await digest(message),
       );
-      // The quiet read filled; the next read, offered the full read size,
-      // was issued before dataReceived() was called, and its bytes came
-      // with the quiet read's.
+      // The quiet read filled; the next read was issued before
+      // dataReceived() was called, and its bytes came with the quiet
+      // read's.
       const first = RecordingEcho.seen[0]!;
       assert(
         first.reads >= before + 1,
         `the read after the quiet one was not issued before dataReceived() (${first.reads} reads, ${before} before the message)`,
       );
-      assertEquals(served()[before]!.buf.length, MAX_READ);
+      // The rest of the read size, and a byte more (so that a message of
+      // exactly MAX_READ ends on a short read).
+      assertEquals(served()[before]!.buf.length, MAX_READ - QUIET_READ + 1);
       assertEquals(
         RecordingEcho.seen.map((s) => s.length),
         [MAX_READ],
         "one dataReceived() for the whole message",
+      );
+      // A message of exactly the read size ended on a short read: the read
+      // waiting now is a quiet one, in small memory, not a full-size one.
+      await delay(20);
+      const waiting = served().at(-1)!;
+      assert(
+        waiting.buf.buffer.byteLength <= QUIET_READ,
+        `the waiting read holds ${waiting.buf.buffer.byteLength} bytes`,
       );
     } finally {
       conn.close();
@@ -405,7 +415,12 @@ test("a quiet Protocol connection keeps no slab: the free rest of its slab takes
   }
 });
 
-test("a waiting read() on a quiet stream gets the whole message when a quiet read fills, not the quiet read's bytes alone", async () => {
+test("a waiting read() on a quiet stream gets the whole message when a quiet read fills, not the quiet read's bytes alone; a message of exactly the read size leaves a quiet read waiting", async () => {
+  await spyReads((calls) => quietStreamMessage(calls));
+});
+
+/** The body of the test above, under `spyReads`. */
+async function quietStreamMessage(calls: ReadCall[]): Promise<void> {
   const lengths: number[] = [];
   let quietNow = () => {};
   const quiet = new Promise<void>((resolve) => quietNow = resolve);
@@ -445,10 +460,19 @@ test("a waiting read() on a quiet stream gets the whole message when a quiet rea
       await digest(message),
     );
     assertEquals(lengths, [MAX_READ], "one read() for the whole message");
+    // It ended on a short read (the read after the quiet one is offered a
+    // byte more than the rest of the read size): the read waiting now holds
+    // small memory, not a full-size lend of the reader's buffer.
+    await delay(20);
+    const waiting = calls.filter((c) => c.conn !== conn).at(-1)!;
+    assert(
+      waiting.buf.buffer.byteLength <= QUIET_READ,
+      `the waiting read holds ${waiting.buf.buffer.byteLength} bytes`,
+    );
   } finally {
     conn.close();
   }
-});
+}
 
 test("a stream reader emptied while its next read waits in small memory keeps no buffer: the free rest serves another reader, never over the bytes taken", () => {
   spareSlabs.clear();
