@@ -689,12 +689,12 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     }
     if (typeof got === "number") {
       this.#moved = true;
-      const rest = this.#restOf;
+      const before = this.#restOf;
       this.#restOf = 0;
       this.#readSize = nextReadSize(
         this.#readSize,
-        size + rest,
-        got + rest,
+        size + before,
+        got + before,
         false,
       );
       this.#quiet = got < size;
