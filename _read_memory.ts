@@ -31,11 +31,12 @@
  * - **Quiet connections give back what they keep.** A `Protocol`'s
  *   transport gives the free rest of its slab, as soon as a read empties
  *   the socket, to a few spares that all transports share: whichever
- *   connection reads next takes it. The memory kept for traffic that may
- *   resume (a reader's buffer, the spares) is dropped once a quiet read
- *   has waited a whole sweep of `IdleTrim` (1 to 2 s). Dropping a reader's
- *   buffer at once would cost a fresh allocation per message in
- *   request/response traffic.
+ *   connection reads next takes it. A reader's buffer, kept for traffic
+ *   that may resume, is dropped once its quiet read has waited a whole
+ *   sweep of `IdleTrim` (1 to 2 s), and the spares at a sweep that finds
+ *   none taken since the one before. Dropping a reader's buffer at once
+ *   would cost a fresh allocation per message in request/response
+ *   traffic.
  *
  * @module
  */
@@ -88,9 +89,8 @@ const MAX_SPARES = 8;
  * buffer, whose start was handed out as views. So a connection that waits
  * keeps none, and the next to read does not allocate. At most
  * `MAX_SPARES` (a full list keeps the largest), each at least `MIN_READ`.
- * The transports drop them all when the idle sweep trims a quiet
- * connection and none was taken in the sweep before, and when the last
- * transport ends.
+ * `IdleTrim`'s sweep drops them all when none was taken since the sweep
+ * before, and when it stops (the last transport ended).
  */
 export const spareSlabs = new class SpareSlabs {
   #spares: Uint8Array[] = [];
@@ -134,7 +134,7 @@ export const spareSlabs = new class SpareSlabs {
     return undefined;
   }
 
-  /** A sweep found a quiet connection: drops the spares if none was taken since the sweep before. */
+  /** A sweep: drops the spares if none was taken since the sweep before. */
   trim(): void {
     if (this.#takenAt < IdleTrim.now - 1) this.#spares.length = 0;
   }
@@ -182,7 +182,8 @@ export interface Trimmable {
 const SWEEP_MS = 1000;
 
 /**
- * The one timer that trims quiet connections. It runs while some
+ * The one timer that trims quiet connections (and drops the spares no
+ * read took, see `spareSlabs`). It runs while some
  * transport is watched (from its first read to its close), so that reads
  * only store a number: a timer per quiet read would cost more than the
  * allocation it saves.
@@ -207,17 +208,13 @@ export class IdleTrim {
     }
   }
 
-  /**
-   * Stops watching `t`; the timer stops with the last one.
-   *
-   * @returns Whether `t` was the last one watched.
-   */
-  static unwatch(t: Trimmable): boolean {
+  /** Stops watching `t`; the timer stops with the last one, and the spares go. */
+  static unwatch(t: Trimmable): void {
     const watched = IdleTrim.#watched;
-    if (!watched.delete(t) || watched.size > 0) return false;
+    if (!watched.delete(t) || watched.size > 0) return;
     clearInterval(IdleTrim.#timer);
     IdleTrim.#timer = undefined;
-    return true;
+    spareSlabs.clear();
   }
 
   static #sweep = (): void => {
@@ -228,5 +225,6 @@ export class IdleTrim {
         t.trimIdle();
       }
     }
+    spareSlabs.trim();
   };
 }

@@ -842,7 +842,6 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     this.#slab = EMPTY;
     this.#slabOff = 0;
     this.#quietBuf = null; // the pending read holds its own until it ends
-    spareSlabs.trim();
     if (this.buffered) this.protocol[TRIM_IDLE]?.();
   }
 
@@ -1015,7 +1014,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    if (IdleTrim.unwatch(this)) spareSlabs.clear();
+    IdleTrim.unwatch(this);
     this.#slab = EMPTY;
     closeQuietly(this.#conn);
   }
