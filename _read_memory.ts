@@ -115,23 +115,25 @@ export const spareSlabs = new class SpareSlabs {
   }
 
   /**
-   * Memory of at least `size` bytes, now the caller's, or `undefined`.
+   * Memory for the caller: a spare of at least `least` bytes if there is
+   * one, else new memory of `size` bytes.
    *
-   * @param size The bytes needed.
-   * @returns A spare, or `undefined`.
+   * @param least The bytes needed.
+   * @param size The size of new memory.
+   * @returns The memory.
    */
-  take(size: number): Uint8Array | undefined {
+  take(least: number, size: number): Uint8Array {
     const spares = this.#spares;
     for (let i = spares.length - 1; i >= 0; i--) {
       const spare = spares[i]!;
-      if (spare.length >= size) {
+      if (spare.length >= least) {
         spares[i] = spares[spares.length - 1]!;
         spares.pop();
         this.#takenAt = IdleTrim.now;
         return spare;
       }
     }
-    return undefined;
+    return new Uint8Array(size);
   }
 
   /** A sweep: drops the spares if none was taken since the sweep before. */

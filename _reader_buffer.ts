@@ -168,9 +168,9 @@ export class ReaderBuffer {
     }
     if (this.#shared) {
       if (space < want / 2) {
-        const next = freshMemory(
-          Math.max(4 * Math.max(want, this.#readSize), this.size + want),
+        const next = spareSlabs.take(
           this.size + want,
+          Math.max(4 * Math.max(want, this.#readSize), this.size + want),
         );
         this.#fresh = next;
         return this.#lendOther(Lend.Fresh, next.subarray(0, want));
@@ -432,7 +432,10 @@ export class ReaderBuffer {
       buf.copyWithin(0, this.#start, this.#end);
     } else {
       const grown = this.#shared
-        ? freshMemory(Math.max(4 * this.#readSize, size + want), size + want)
+        ? spareSlabs.take(
+          size + want,
+          Math.max(4 * this.#readSize, size + want),
+        )
         : new Uint8Array(Math.max(2 * buf.length, size + want, MIN_READ));
       grown.set(buf.subarray(this.#start, this.#end));
       this.#buf = grown;
@@ -458,12 +461,4 @@ export class ReaderBuffer {
     }
     return true;
   }
-}
-
-/**
- * Memory for `size` bytes, at least `least`: a spare (see `spareSlabs`)
- * if one is large enough, else new.
- */
-function freshMemory(size: number, least: number): Uint8Array {
-  return spareSlabs.take(least) ?? new Uint8Array(size);
 }

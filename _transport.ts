@@ -795,23 +795,18 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   /**
    * Room for `size` bytes at the slab's free end: what is left of the slab
    * if that is at least half of `size` (all of it when `exact`), else a
-   * fresh slab: four reads large once reads are `QUIET_READ` or more, else
-   * `QUIET_READ`.
+   * spare that is, else a fresh slab: four reads large once reads are
+   * `QUIET_READ` or more, else `QUIET_READ`.
    */
   #slabSpace(size: number, exact: boolean): Uint8Array {
     const left = this.#slab.length - this.#slabOff;
     if (exact ? left < size : left < size / 2) {
-      const spare = spareSlabs.take(exact ? size : size / 2);
-      if (spare) {
-        this.#slab = spare;
-        this.#slabOff = 0;
-      } else {
-        const reads = Math.max(size, this.#readSize);
-        this.#slab = new Uint8Array(
-          reads >= QUIET_READ ? 4 * reads : QUIET_READ,
-        );
-        this.#slabOff = 0;
-      }
+      const reads = Math.max(size, this.#readSize);
+      this.#slab = spareSlabs.take(
+        exact ? size : size / 2,
+        reads >= QUIET_READ ? 4 * reads : QUIET_READ,
+      );
+      this.#slabOff = 0;
     }
     return this.#slab.subarray(this.#slabOff, this.#slabOff + size);
   }

@@ -555,8 +555,8 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_reader_buffer.ts",
-    find: "          ? Math.max(4 * this.#readSize, size + want)\n",
-    replace: "          ? Math.max(4 * this.#readSize, want)\n",
+    find: "          Math.max(4 * this.#readSize, size + want),\n",
+    replace: "          Math.max(4 * this.#readSize, want),\n",
     description:
       "a full shared buffer is replaced by one sized without the unread bytes it must take",
   },
@@ -741,8 +741,9 @@ export const MUTANTS: Mutant[] = [
   // ---- Issue 23: read memory that follows the traffic, zero-copy readInto ---
   {
     file: "_transport.ts",
-    find: "          ? Math.min(this.#readSize, QUIET_READ)\n",
-    replace: "          ? this.#readSize\n",
+    find:
+      "        size = quiet ? Math.min(this.#readSize, QUIET_READ) : this.#restSize();\n",
+    replace: "        size = quiet ? this.#readSize : this.#restSize();\n",
     description:
       "a read after one that emptied the socket is offered the full read size: an idle connection holds a large buffer",
   },
