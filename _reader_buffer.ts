@@ -64,12 +64,11 @@ export class ReaderBuffer {
   #lentSize = 0;
   #lentGrows = false;
   /**
-   * The memory the pending lend writes to, if not `#buf`: a fresh buffer
-   * (see `lend`), `#quiet`, or a caller's buffer (`lendTo`).
+   * The memory the pending lend writes to (from its start), if not `#buf`:
+   * a fresh buffer (all of it: `commit` puts the unread bytes in front of
+   * the read's, see `lend`), `#quiet`, or a caller's buffer (`lendTo`).
    */
   #next: Uint8Array | null = null;
-  /** All of the fresh memory a `Lend.Fresh` lend is the start of. */
-  #fresh: Uint8Array | null = null;
   /** How the pending lend's bytes come in at `commit` (see `Lend`). */
   #lentTo: Lend = Lend.Buf;
   /** Small memory for reads that may wait, once `#buf` is large (see `lend`). */
@@ -172,8 +171,8 @@ export class ReaderBuffer {
           this.size + want,
           Math.max(4 * Math.max(want, this.#readSize), this.size + want),
         );
-        this.#fresh = next;
-        return this.#lendOther(Lend.Fresh, next.subarray(0, want));
+        this.#lendOther(Lend.Fresh, next); // all of it: commit moves into it
+        return next.subarray(0, want);
       }
       if (space < want) {
         want = space;
@@ -250,8 +249,7 @@ export class ReaderBuffer {
     if (to === Lend.Fresh) {
       // Bytes still unread (no more than when the read was lent: append
       // queues while it is in flight, so there is room) go before the new.
-      const fresh = this.#fresh!;
-      this.#fresh = null;
+      const fresh = next!;
       const size = this.size;
       if (size > 0) {
         fresh.copyWithin(size, 0, n);

@@ -667,11 +667,9 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     const n = first.length;
     const full = this.#readSize;
     this.#quiet = false;
-    let size: number;
-    if (n < full) {
-      this.#restOf = n;
-      size = this.#restSize();
-    } else size = this.#readSize = nextReadSize(full, n, n, true);
+    if (n < full) this.#restOf = n; // counted with the read after it
+    else this.#countRead(n, n, true);
+    const size = this.#restSize();
     const space = this.#slabSpace(n + size, true);
     space.set(first);
     const rest = space.subarray(n);
@@ -689,14 +687,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     }
     if (typeof got === "number") {
       this.#moved = true;
-      const before = this.#restOf;
-      this.#restOf = 0;
-      this.#readSize = nextReadSize(
-        this.#readSize,
-        size + before,
-        got + before,
-        false,
-      );
+      this.#countRead(size, got, false);
       this.#quiet = got < size;
       this.#slabOff += n + got;
       if (this.#quiet) this.#spareSlab();
@@ -724,15 +715,8 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     copied: boolean,
   ): boolean {
     const full = this.#readSize;
-    const rest = this.#restOf;
-    this.#restOf = 0;
     const wasQuiet = this.#quiet;
-    this.#readSize = nextReadSize(
-      full,
-      Math.min(size, buf.length) + rest,
-      n + rest,
-      wasQuiet,
-    );
+    this.#countRead(Math.min(size, buf.length), n, wasQuiet);
     this.#quiet = n < buf.length;
     const buffered = this.buffered;
     if (wasQuiet && !this.#quiet && buffered) {
@@ -809,6 +793,22 @@ export class SocketTransport extends StreamTransport implements Trimmable {
       this.#slabOff = 0;
     }
     return this.#slab.subarray(this.#slabOff, this.#slabOff + size);
+  }
+
+  /**
+   * Counts a read of `n` bytes that was offered `offered` into the read
+   * size (see `nextReadSize`), together with the quiet read before it when
+   * it was that one's rest (`#restOf`).
+   */
+  #countRead(offered: number, n: number, quiet: boolean): void {
+    const rest = this.#restOf;
+    this.#restOf = 0;
+    this.#readSize = nextReadSize(
+      this.#readSize,
+      offered + rest,
+      n + rest,
+      quiet,
+    );
   }
 
   /**
