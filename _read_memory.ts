@@ -18,7 +18,9 @@
  *   buffer emptied the socket: the peer may have gone quiet. The next read
  *   is offered at most `QUIET_READ`, in memory no larger (the transport's
  *   own small buffer, a reader's, or what a `BufferedProtocol` returns for
- *   that `sizehint`). If it fills, the bytes keep coming, and the next
+ *   that `sizehint`); only `MIN_READ` when the run of reads before it
+ *   (from one quiet read to the next) brought more than `QUIET_READ`,
+ *   since a longer message fills any quiet read anyway. If it fills, the bytes keep coming, and the next
  *   read is issued at once, before the bytes are handed on, offered the
  *   rest of the read size (the two count as one read) and a byte more (so
  *   that a message of a multiple of the read size ends on a short read).
@@ -48,7 +50,8 @@ export const MAX_READ = 64 * 1024;
 /**
  * The most a read is offered after one that emptied the socket: what an
  * idle connection's pending read holds. 16 KiB keeps a 10 KiB
- * request/response exchange at one read per message.
+ * request/response exchange at one read per message. After a run of reads
+ * longer than this (a burst), the read that waits is offered `MIN_READ`.
  */
 export const QUIET_READ = 16 * 1024;
 

@@ -161,7 +161,9 @@ export class ReaderBuffer {
         ? space >= want / 2
         : this.#buf.length - this.size >= want;
       if (this.#buf.length > QUIET_READ || !room) {
-        this.#quiet ??= new Uint8Array(QUIET_READ);
+        if (this.#quiet === null || this.#quiet.length < want) {
+          this.#quiet = new Uint8Array(want); // as large as the reads ask
+        }
         return this.#lendOther(Lend.Quiet, this.#quiet.subarray(0, want));
       }
     }

@@ -476,6 +476,10 @@ export class SocketTransport extends StreamTransport implements Trimmable {
    * count as one read.
    */
   #restOf = 0;
+  /** Bytes read since the last quiet read began (see `#quietSize`). */
+  #run = 0;
+  /** The last run of reads brought more than `QUIET_READ` (see `#quietSize`). */
+  #longRun = false;
   /** A read `#readAhead` issued that the loop has yet to take, with its memory and protocol. */
   #ahead:
     | { read: Promise<number | null>; buf: Uint8Array; protocol: AnyProtocol }
@@ -596,7 +600,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
           }
         }
         const quiet = this.#quiet;
-        size = quiet ? Math.min(this.#readSize, QUIET_READ) : this.#restSize();
+        size = quiet ? this.#quietSize() : this.#restSize();
         if (buffered) {
           try {
             buf = getBufferFrom(protocol, size);
@@ -803,12 +807,31 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   #countRead(offered: number, n: number, quiet: boolean): void {
     const rest = this.#restOf;
     this.#restOf = 0;
+    this.#run += n + rest;
     this.#readSize = nextReadSize(
       this.#readSize,
       offered + rest,
       n + rest,
       quiet,
     );
+  }
+
+  /**
+   * The size of a quiet read: what may wait for long, so small. After a
+   * run of reads (from one quiet read to the next) of `QUIET_READ` bytes or
+   * less it is the read size, at most `QUIET_READ`, so that a message of
+   * that size comes in one read. After a longer run it is `MIN_READ`: a
+   * longer message fills any quiet read and is joined by the next read
+   * (`#readAhead`), so a larger one would cost the same reads and only hold
+   * more memory while the connection waits (after a burst, 12 KiB more a
+   * connection).
+   */
+  #quietSize(): number {
+    if (this.#run > 0) {
+      this.#longRun = this.#run > QUIET_READ;
+      this.#run = 0;
+    }
+    return this.#longRun ? MIN_READ : Math.min(this.#readSize, QUIET_READ);
   }
 
   /**

@@ -741,8 +741,7 @@ export const MUTANTS: Mutant[] = [
   // ---- Issue 23: read memory that follows the traffic, zero-copy readInto ---
   {
     file: "_transport.ts",
-    find:
-      "        size = quiet ? Math.min(this.#readSize, QUIET_READ) : this.#restSize();\n",
+    find: "        size = quiet ? this.#quietSize() : this.#restSize();\n",
     replace: "        size = quiet ? this.#readSize : this.#restSize();\n",
     description:
       "a read after one that emptied the socket is offered the full read size: an idle connection holds a large buffer",
@@ -804,6 +803,21 @@ export const MUTANTS: Mutant[] = [
     replace: "    return rest > 0 ? this.#readSize - rest : this.#readSize;\n",
     description:
       "the read after a quiet read that filled is offered exactly the rest of the read size: a message of a multiple of it ends on a full read, and the connection waits with a full-size read",
+  },
+  {
+    file: "_transport.ts",
+    find:
+      "    return this.#longRun ? MIN_READ : Math.min(this.#readSize, QUIET_READ);\n",
+    replace: "    return Math.min(this.#readSize, QUIET_READ);\n",
+    description:
+      "a quiet read after a burst is offered QUIET_READ, not MIN_READ: each connection that waits after a burst holds 12 KiB more",
+  },
+  {
+    file: "_transport.ts",
+    find: "      this.#longRun = this.#run > QUIET_READ;\n",
+    replace: "      this.#longRun = true;\n",
+    description:
+      "a quiet read is always MIN_READ once a connection has read: a 10 KiB message takes two reads",
   },
 ];
 

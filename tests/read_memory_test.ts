@@ -305,15 +305,21 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
     });
     try {
       // A burst grows the read size to MAX_READ; then the connection waits
-      // on a quiet read of QUIET_READ.
+      // on a quiet read of MIN_READ (the run was longer than QUIET_READ: a
+      // 40 KiB message in one write ends it, whatever the burst's timing).
       const burst = randomBytes(1024 * 1024 + 1000);
       assertEquals(
         await digest(await exchange(conn, burst)),
         await digest(burst),
       );
+      const tail = randomBytes(40 * 1024);
+      assertEquals(
+        await digest(await exchange(conn, tail)),
+        await digest(tail),
+      );
       await delay(20);
       const served = () => calls.filter((c) => c.conn !== conn);
-      assertEquals(served().at(-1)!.buf.length, QUIET_READ);
+      assertEquals(served().at(-1)!.buf.length, MIN_READ);
       const before = served().length;
       RecordingEcho.seen = [];
       const message = randomBytes(MAX_READ);
@@ -331,7 +337,7 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
       );
       // The rest of the read size, and a byte more (so that a message of
       // exactly MAX_READ ends on a short read).
-      assertEquals(served()[before]!.buf.length, MAX_READ - QUIET_READ + 1);
+      assertEquals(served()[before]!.buf.length, MAX_READ - MIN_READ + 1);
       assertEquals(
         RecordingEcho.seen.map((s) => s.length),
         [MAX_READ],
@@ -345,6 +351,70 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
         waiting.buf.buffer.byteLength <= QUIET_READ,
         `the waiting read holds ${waiting.buf.buffer.byteLength} bytes`,
       );
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+test("a quiet read is sized by the run before it: MIN_READ after a burst, QUIET_READ after a message of QUIET_READ or less, which then comes in one read", async () => {
+  await spyReads(async (calls) => {
+    RecordingEcho.calls = calls;
+    RecordingEcho.seen = [];
+    await using echo = await createServer(
+      () => new RecordingEcho(),
+      "127.0.0.1",
+      0,
+    );
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(echo),
+    });
+    try {
+      const served = () => calls.filter((c) => c.conn !== conn);
+      const burst = randomBytes(1024 * 1024);
+      assertEquals(
+        await digest(await exchange(conn, burst)),
+        await digest(burst),
+      );
+      // Where the burst's last run began depends on the timing: a 40 KiB
+      // message, sent in one write, makes the last run long.
+      const tail = randomBytes(40 * 1024);
+      assertEquals(
+        await digest(await exchange(conn, tail)),
+        await digest(tail),
+      );
+      await delay(20);
+      // After a run longer than QUIET_READ, the waiting read is MIN_READ,
+      // in memory no larger.
+      let waiting = served().at(-1)!;
+      assertEquals(waiting.buf.length, MIN_READ);
+      assertEquals(waiting.buf.buffer.byteLength, MIN_READ);
+      // A 10 KiB message fills it and is joined by the next read.
+      const message = randomBytes(10 * 1024);
+      RecordingEcho.seen = [];
+      assertEquals(
+        await digest(await exchange(conn, message)),
+        await digest(message),
+      );
+      assertEquals(RecordingEcho.seen.map((s) => s.length), [message.length]);
+      await delay(20);
+      // That run was short: the waiting read is QUIET_READ again...
+      waiting = served().at(-1)!;
+      assertEquals(waiting.buf.length, QUIET_READ);
+      // ...so the next 10 KiB message comes in that one read: the only read
+      // issued since is the next waiting one.
+      const before = served().length;
+      RecordingEcho.seen = [];
+      const again = randomBytes(10 * 1024);
+      assertEquals(
+        await digest(await exchange(conn, again)),
+        await digest(again),
+      );
+      await delay(20);
+      assertEquals(RecordingEcho.seen.map((s) => s.length), [again.length]);
+      assertEquals(served().length - before, 1, "one read for the message");
+      assertEquals(served().at(-1)!.buf.length, QUIET_READ);
     } finally {
       conn.close();
     }
@@ -565,4 +635,11 @@ test("ReaderBuffer.trim gives back an emptied buffer (the next bytes go to new m
   quiet.set([1, 2, 3]);
   big.commit(3); // ...and its bytes are copied in
   assertEquals(big.take(3), new Uint8Array([1, 2, 3]));
+  // That small memory is as large as the reads ask, no larger.
+  const small = new ReaderBuffer(1 << 20);
+  small.commit(small.lend(MAX_READ).length);
+  small.copyOut(new Uint8Array(MAX_READ));
+  assertEquals(small.lend(MIN_READ).buffer.byteLength, MIN_READ);
+  small.commit(0);
+  assertEquals(small.lend(QUIET_READ).buffer.byteLength, QUIET_READ);
 });
