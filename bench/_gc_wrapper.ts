@@ -1,10 +1,13 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
- * Runs a server file of `bench/servers/` unchanged, with one addition: on
- * SIGUSR2 it runs a full garbage collection, so that a benchmark can read
- * the server's RSS before and after one (`bench/burst_memory.ts`). Needs
- * `--v8-flags=--expose-gc`; the server's own arguments (`--tls`) may follow
- * its path.
+ * Runs a server file of `bench/servers/` unchanged, with two additions, so
+ * that a benchmark can read where the server's RSS is
+ * (`bench/burst_memory.ts`): on SIGUSR2 it runs a full garbage collection;
+ * on SIGHUP it calls glibc's `malloc_trim(0)` through FFI, which gives the
+ * system the free pages inside the malloc heap (glibc's `free` returns only
+ * the free top of the heap). Needs `--v8-flags=--expose-gc` (and FFI, in
+ * `-A`); the server's own arguments (`--tls`) may follow its path. Where
+ * there is no glibc, SIGHUP says so on stderr and trims nothing.
  *
  * Usage: deno run -A --v8-flags=--expose-gc bench/_gc_wrapper.ts SERVER [ARGS]
  */
@@ -17,4 +20,15 @@ if (gc === undefined) {
   throw new TypeError("_gc_wrapper.ts needs --v8-flags=--expose-gc");
 }
 Deno.addSignalListener("SIGUSR2", () => gc());
+Deno.addSignalListener("SIGHUP", () => {
+  try {
+    const libc = Deno.dlopen("libc.so.6", {
+      malloc_trim: { parameters: ["usize"], result: "i32" },
+    });
+    libc.symbols.malloc_trim(0n);
+    libc.close();
+  } catch (err) {
+    console.error(`_gc_wrapper.ts: no malloc_trim here: ${err}`);
+  }
+});
 await import(new URL(server, `file://${Deno.cwd()}/`).href);
