@@ -51,9 +51,16 @@ export const MAX_READ = 64 * 1024;
  * The most a read is offered after one that emptied the socket: what an
  * idle connection's pending read holds. 16 KiB keeps a 10 KiB
  * request/response exchange at one read per message. After a run of reads
- * longer than this (a burst), the read that waits is offered `MIN_READ`.
+ * longer than this (a burst), the read that waits is offered `MIN_READ`
+ * (see `SHORT_RUNS`).
  */
 export const QUIET_READ = 16 * 1024;
+/**
+ * How many runs of reads of `QUIET_READ` bytes or less (from one quiet read
+ * to the next: a message, when they are small) must follow a longer one
+ * before quiet reads are offered `QUIET_READ` again rather than `MIN_READ`.
+ */
+export const SHORT_RUNS = 3;
 
 /**
  * The read size after a read of `n` bytes that was offered `offered` of a

@@ -161,10 +161,14 @@ export class ReaderBuffer {
         ? space >= want / 2
         : this.#buf.length - this.size >= want;
       if (this.#buf.length > QUIET_READ || !room) {
-        if (this.#quiet === null || this.#quiet.length < want) {
-          this.#quiet = new Uint8Array(want); // as large as the reads ask
+        let small = this.#quiet;
+        if (
+          small === null || small.length < want ||
+          (want === MIN_READ && small.length > want) // after a burst
+        ) {
+          small = this.#quiet = new Uint8Array(want); // as large as asked
         }
-        return this.#lendOther(Lend.Quiet, this.#quiet.subarray(0, want));
+        return this.#lendOther(Lend.Quiet, small.subarray(0, want));
       }
     }
     if (this.#shared) {

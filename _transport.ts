@@ -37,6 +37,7 @@ import {
   nextReadSize,
   QUIET_READ,
   READ_WAIT,
+  SHORT_RUNS,
   spareSlabs,
   TRIM_IDLE,
   type Trimmable,
@@ -478,8 +479,11 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   #restOf = 0;
   /** Bytes read since the last quiet read began (see `#quietSize`). */
   #run = 0;
-  /** The last run of reads brought more than `QUIET_READ` (see `#quietSize`). */
-  #longRun = false;
+  /**
+   * Runs of reads of `QUIET_READ` bytes or less since the last longer one,
+   * up to `SHORT_RUNS` (see `#quietSize`).
+   */
+  #shortRuns = SHORT_RUNS;
   /** A read `#readAhead` issued that the loop has yet to take, with its memory and protocol. */
   #ahead:
     | { read: Promise<number | null>; buf: Uint8Array; protocol: AnyProtocol }
@@ -613,7 +617,10 @@ export class SocketTransport extends StreamTransport implements Trimmable {
           // into the connection's own small memory, copied into slab
           // space when bytes come.
           let small = this.#quietBuf;
-          if (small === null || small.length < size) {
+          if (
+            small === null || small.length < size ||
+            (size === MIN_READ && small.length > size) // after a burst
+          ) {
             small = this.#quietBuf = new Uint8Array(size);
           }
           buf = small.subarray(0, size);
@@ -817,21 +824,26 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   }
 
   /**
-   * The size of a quiet read: what may wait for long, so small. After a
-   * run of reads (from one quiet read to the next) of `QUIET_READ` bytes or
-   * less it is the read size, at most `QUIET_READ`, so that a message of
-   * that size comes in one read. After a longer run it is `MIN_READ`: a
-   * longer message fills any quiet read and is joined by the next read
-   * (`#readAhead`), so a larger one would cost the same reads and only hold
-   * more memory while the connection waits (after a burst, 12 KiB more a
-   * connection).
+   * The size of a quiet read: what may wait for long, so small. It is the
+   * read size, at most `QUIET_READ`, so that a message of that size comes
+   * in one read; but `MIN_READ` after a run of reads (from one quiet read
+   * to the next) of more than `QUIET_READ`, until `SHORT_RUNS` runs of
+   * `QUIET_READ` or less have followed it. A longer message fills any quiet
+   * read and is joined by the next read (`#readAhead`), so a larger quiet
+   * read would cost the same reads and only hold more memory while the
+   * connection waits (after a burst, 12 KiB more a connection). A single
+   * short run does not end a burst: its last bytes often come alone.
    */
   #quietSize(): number {
     if (this.#run > 0) {
-      this.#longRun = this.#run > QUIET_READ;
+      this.#shortRuns = this.#run > QUIET_READ
+        ? 0
+        : Math.min(this.#shortRuns + 1, SHORT_RUNS);
       this.#run = 0;
     }
-    return this.#longRun ? MIN_READ : Math.min(this.#readSize, QUIET_READ);
+    return this.#shortRuns < SHORT_RUNS
+      ? MIN_READ
+      : Math.min(this.#readSize, QUIET_READ);
   }
 
   /**

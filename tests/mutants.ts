@@ -806,18 +806,34 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_transport.ts",
-    find:
-      "    return this.#longRun ? MIN_READ : Math.min(this.#readSize, QUIET_READ);\n",
-    replace: "    return Math.min(this.#readSize, QUIET_READ);\n",
+    find: "      ? MIN_READ\n      : Math.min(this.#readSize, QUIET_READ);\n",
+    replace:
+      "      ? Math.min(this.#readSize, QUIET_READ)\n      : Math.min(this.#readSize, QUIET_READ);\n",
     description:
       "a quiet read after a burst is offered QUIET_READ, not MIN_READ: each connection that waits after a burst holds 12 KiB more",
   },
   {
     file: "_transport.ts",
-    find: "      this.#longRun = this.#run > QUIET_READ;\n",
-    replace: "      this.#longRun = true;\n",
+    find: "        : Math.min(this.#shortRuns + 1, SHORT_RUNS);\n",
+    replace: "        : this.#shortRuns;\n",
     description:
-      "a quiet read is always MIN_READ once a connection has read: a 10 KiB message takes two reads",
+      "quiet reads stay MIN_READ for good after one burst: a 10 KiB message takes two reads",
+  },
+  {
+    file: "_transport.ts",
+    find: "      this.#shortRuns = this.#run > QUIET_READ\n        ? 0\n",
+    replace:
+      "      this.#shortRuns = this.#run > QUIET_READ\n        ? SHORT_RUNS - 1\n",
+    description:
+      "one short run after a burst brings quiet reads back to QUIET_READ (a burst's last bytes often come alone)",
+  },
+  {
+    file: "_reader_buffer.ts",
+    find:
+      "          (want === MIN_READ && small.length > want) // after a burst\n",
+    replace: "          false\n",
+    description:
+      "a stream reader's small memory never shrinks: after a burst its waiting read holds QUIET_READ",
   },
 ];
 

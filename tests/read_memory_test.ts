@@ -19,6 +19,7 @@ import {
   MIN_READ,
   nextReadSize,
   QUIET_READ,
+  SHORT_RUNS,
   spareSlabs,
   type Trimmable,
 } from "../_read_memory.ts";
@@ -357,7 +358,7 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
   });
 });
 
-test("a quiet read is sized by the run before it: MIN_READ after a burst, QUIET_READ after a message of QUIET_READ or less, which then comes in one read", async () => {
+test("a quiet read is sized by the runs before it: MIN_READ after a burst, QUIET_READ again after SHORT_RUNS messages of QUIET_READ or less, and a message of that size then comes in one read", async () => {
   await spyReads(async (calls) => {
     RecordingEcho.calls = calls;
     RecordingEcho.seen = [];
@@ -390,18 +391,28 @@ test("a quiet read is sized by the run before it: MIN_READ after a burst, QUIET_
       let waiting = served().at(-1)!;
       assertEquals(waiting.buf.length, MIN_READ);
       assertEquals(waiting.buf.buffer.byteLength, MIN_READ);
-      // A 10 KiB message fills it and is joined by the next read.
-      const message = randomBytes(10 * 1024);
-      RecordingEcho.seen = [];
-      assertEquals(
-        await digest(await exchange(conn, message)),
-        await digest(message),
-      );
-      assertEquals(RecordingEcho.seen.map((s) => s.length), [message.length]);
-      await delay(20);
-      // That run was short: the waiting read is QUIET_READ again...
-      waiting = served().at(-1)!;
-      assertEquals(waiting.buf.length, QUIET_READ);
+      // A 10 KiB message fills it and is joined by the next read. After
+      // SHORT_RUNS such messages (not one: a burst's last bytes often come
+      // alone) the waiting read is QUIET_READ again...
+      for (let i = 1; i <= SHORT_RUNS; i++) {
+        const message = randomBytes(10 * 1024);
+        RecordingEcho.seen = [];
+        assertEquals(
+          await digest(await exchange(conn, message)),
+          await digest(message),
+        );
+        assertEquals(
+          RecordingEcho.seen.map((s) => s.length),
+          [message.length],
+        );
+        await delay(20);
+        waiting = served().at(-1)!;
+        assertEquals(
+          waiting.buf.length,
+          i < SHORT_RUNS ? MIN_READ : QUIET_READ,
+          `after ${i} short messages`,
+        );
+      }
       // ...so the next 10 KiB message comes in that one read: the only read
       // issued since is the next waiting one.
       const before = served().length;
@@ -642,4 +653,6 @@ test("ReaderBuffer.trim gives back an emptied buffer (the next bytes go to new m
   assertEquals(small.lend(MIN_READ).buffer.byteLength, MIN_READ);
   small.commit(0);
   assertEquals(small.lend(QUIET_READ).buffer.byteLength, QUIET_READ);
+  small.commit(0); // and back to MIN_READ after a burst
+  assertEquals(small.lend(MIN_READ).buffer.byteLength, MIN_READ);
 });
