@@ -291,7 +291,13 @@ class RecordingEcho extends Protocol {
   }
 }
 
-test("a quiet Protocol read that fills is joined by the next read, issued at once: one dataReceived() for both, bytes exact", async () => {
+/**
+ * Runs `body` with one client connection to a `RecordingEcho` server,
+ * under `spyReads`; `served()` lists the server's reads so far.
+ */
+async function withRecordingEcho(
+  body: (conn: Deno.Conn, served: () => ReadCall[]) => Promise<void>,
+): Promise<void> {
   await spyReads(async (calls) => {
     RecordingEcho.calls = calls;
     RecordingEcho.seen = [];
@@ -305,130 +311,98 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
       port: portOf(echo),
     });
     try {
-      // A burst grows the read size to MAX_READ; then the connection waits
-      // on a quiet read of MIN_READ (the run was longer than QUIET_READ: a
-      // 40 KiB message in one write ends it, whatever the burst's timing).
-      const burst = randomBytes(1024 * 1024 + 1000);
-      assertEquals(
-        await digest(await exchange(conn, burst)),
-        await digest(burst),
-      );
-      const tail = randomBytes(40 * 1024);
-      assertEquals(
-        await digest(await exchange(conn, tail)),
-        await digest(tail),
-      );
-      await delay(20);
-      const served = () => calls.filter((c) => c.conn !== conn);
-      assertEquals(served().at(-1)!.buf.length, MIN_READ);
-      const before = served().length;
-      RecordingEcho.seen = [];
-      const message = randomBytes(MAX_READ);
-      assertEquals(
-        await digest(await exchange(conn, message)),
-        await digest(message),
-      );
-      // The quiet read filled; the next read was issued before
-      // dataReceived() was called, and its bytes came with the quiet
-      // read's.
-      const first = RecordingEcho.seen[0]!;
-      assert(
-        first.reads >= before + 1,
-        `the read after the quiet one was not issued before dataReceived() (${first.reads} reads, ${before} before the message)`,
-      );
-      // The rest of the read size, and a byte more (so that a message of
-      // exactly MAX_READ ends on a short read).
-      assertEquals(served()[before]!.buf.length, MAX_READ - MIN_READ + 1);
-      assertEquals(
-        RecordingEcho.seen.map((s) => s.length),
-        [MAX_READ],
-        "one dataReceived() for the whole message",
-      );
-      // A message of exactly the read size ended on a short read: the read
-      // waiting now is a quiet one, in small memory, not a full-size one.
-      await delay(20);
-      const waiting = served().at(-1)!;
-      assert(
-        waiting.buf.buffer.byteLength <= QUIET_READ,
-        `the waiting read holds ${waiting.buf.buffer.byteLength} bytes`,
-      );
+      await body(conn, () => calls.filter((c) => c.conn !== conn));
     } finally {
       conn.close();
     }
   });
+}
+
+/** Sends `data` on `conn` and checks that the same bytes come back. */
+async function echoed(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  assertEquals(await digest(await exchange(conn, data)), await digest(data));
+}
+
+/**
+ * Echoes a burst of `size` bytes, then a 40 KiB message sent in one write,
+ * and lets the server's next read begin: the read size is then MAX_READ,
+ * and the run of reads before the one that waits was longer than
+ * QUIET_READ, whatever the burst's timing (its last bytes may come alone).
+ */
+async function burstThenTail(conn: Deno.Conn, size: number): Promise<void> {
+  await echoed(conn, randomBytes(size));
+  await echoed(conn, randomBytes(40 * 1024));
+  await delay(20);
+}
+
+test("a quiet Protocol read that fills is joined by the next read, issued at once: one dataReceived() for both, bytes exact", async () => {
+  await withRecordingEcho(async (conn, served) => {
+    // A burst grows the read size to MAX_READ; then the connection waits
+    // on a quiet read of MIN_READ.
+    await burstThenTail(conn, 1024 * 1024 + 1000);
+    assertEquals(served().at(-1)!.buf.length, MIN_READ);
+    const before = served().length;
+    RecordingEcho.seen = [];
+    await echoed(conn, randomBytes(MAX_READ));
+    // The quiet read filled; the next read was issued before
+    // dataReceived() was called, and its bytes came with the quiet
+    // read's.
+    const first = RecordingEcho.seen[0]!;
+    assert(
+      first.reads >= before + 1,
+      `the read after the quiet one was not issued before dataReceived() (${first.reads} reads, ${before} before the message)`,
+    );
+    // The rest of the read size, and a byte more (so that a message of
+    // exactly MAX_READ ends on a short read).
+    assertEquals(served()[before]!.buf.length, MAX_READ - MIN_READ + 1);
+    assertEquals(
+      RecordingEcho.seen.map((s) => s.length),
+      [MAX_READ],
+      "one dataReceived() for the whole message",
+    );
+    // A message of exactly the read size ended on a short read: the read
+    // waiting now is a quiet one, in small memory, not a full-size one.
+    await delay(20);
+    const waiting = served().at(-1)!;
+    assert(
+      waiting.buf.buffer.byteLength <= QUIET_READ,
+      `the waiting read holds ${waiting.buf.buffer.byteLength} bytes`,
+    );
+  });
 });
 
 test("a quiet read is sized by the runs before it: MIN_READ after a burst, QUIET_READ again after SHORT_RUNS messages of QUIET_READ or less, and a message of that size then comes in one read", async () => {
-  await spyReads(async (calls) => {
-    RecordingEcho.calls = calls;
-    RecordingEcho.seen = [];
-    await using echo = await createServer(
-      () => new RecordingEcho(),
-      "127.0.0.1",
-      0,
-    );
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: portOf(echo),
-    });
-    try {
-      const served = () => calls.filter((c) => c.conn !== conn);
-      const burst = randomBytes(1024 * 1024);
-      assertEquals(
-        await digest(await exchange(conn, burst)),
-        await digest(burst),
-      );
-      // Where the burst's last run began depends on the timing: a 40 KiB
-      // message, sent in one write, makes the last run long.
-      const tail = randomBytes(40 * 1024);
-      assertEquals(
-        await digest(await exchange(conn, tail)),
-        await digest(tail),
-      );
-      await delay(20);
-      // After a run longer than QUIET_READ, the waiting read is MIN_READ,
-      // in memory no larger.
-      let waiting = served().at(-1)!;
-      assertEquals(waiting.buf.length, MIN_READ);
-      assertEquals(waiting.buf.buffer.byteLength, MIN_READ);
-      // A 10 KiB message fills it and is joined by the next read. After
-      // SHORT_RUNS such messages (not one: a burst's last bytes often come
-      // alone) the waiting read is QUIET_READ again...
-      for (let i = 1; i <= SHORT_RUNS; i++) {
-        const message = randomBytes(10 * 1024);
-        RecordingEcho.seen = [];
-        assertEquals(
-          await digest(await exchange(conn, message)),
-          await digest(message),
-        );
-        assertEquals(
-          RecordingEcho.seen.map((s) => s.length),
-          [message.length],
-        );
-        await delay(20);
-        waiting = served().at(-1)!;
-        assertEquals(
-          waiting.buf.length,
-          i < SHORT_RUNS ? MIN_READ : QUIET_READ,
-          `after ${i} short messages`,
-        );
-      }
-      // ...so the next 10 KiB message comes in that one read: the only read
-      // issued since is the next waiting one.
-      const before = served().length;
+  await withRecordingEcho(async (conn, served) => {
+    await burstThenTail(conn, 1024 * 1024);
+    // After a run longer than QUIET_READ, the waiting read is MIN_READ,
+    // in memory no larger.
+    let waiting = served().at(-1)!;
+    assertEquals(waiting.buf.length, MIN_READ);
+    assertEquals(waiting.buf.buffer.byteLength, MIN_READ);
+    // A 10 KiB message fills it and is joined by the next read. After
+    // SHORT_RUNS such messages (not one: a burst's last bytes often come
+    // alone) the waiting read is QUIET_READ again...
+    for (let i = 1; i <= SHORT_RUNS; i++) {
       RecordingEcho.seen = [];
-      const again = randomBytes(10 * 1024);
-      assertEquals(
-        await digest(await exchange(conn, again)),
-        await digest(again),
-      );
+      await echoed(conn, randomBytes(10 * 1024));
+      assertEquals(RecordingEcho.seen.map((s) => s.length), [10 * 1024]);
       await delay(20);
-      assertEquals(RecordingEcho.seen.map((s) => s.length), [again.length]);
-      assertEquals(served().length - before, 1, "one read for the message");
-      assertEquals(served().at(-1)!.buf.length, QUIET_READ);
-    } finally {
-      conn.close();
+      waiting = served().at(-1)!;
+      assertEquals(
+        waiting.buf.length,
+        i < SHORT_RUNS ? MIN_READ : QUIET_READ,
+        `after ${i} short messages`,
+      );
     }
+    // ...so the next 10 KiB message comes in that one read: the only read
+    // issued since is the next waiting one.
+    const before = served().length;
+    RecordingEcho.seen = [];
+    await echoed(conn, randomBytes(10 * 1024));
+    await delay(20);
+    assertEquals(RecordingEcho.seen.map((s) => s.length), [10 * 1024]);
+    assertEquals(served().length - before, 1, "one read for the message");
+    assertEquals(served().at(-1)!.buf.length, QUIET_READ);
   });
 });
 
