@@ -184,8 +184,8 @@ export abstract class BufferedProtocol extends BaseProtocol {
    * @param sizehint For a read from the socket, the size the transport
    * means to read (CPython passes `-1`): 4 KiB at first, doubling while
    * reads fill it, up to 64 KiB, and at most 16 KiB after a read that
-   * emptied the socket (4 KiB when the reads since the last such read
-   * brought more than 16 KiB), when the next read may wait for long (an idle
+   * emptied the socket (4 KiB after a burst, until three messages of 16 KiB
+   * or less have come), when the next read may wait for long (an idle
    * connection's read holds the buffer returned; a server with many idle
    * connections can return small memory then). Otherwise the number of
    * bytes waiting to be delivered, when they are already in memory (bytes

@@ -18,9 +18,10 @@
  *   buffer emptied the socket: the peer may have gone quiet. The next read
  *   is offered at most `QUIET_READ`, in memory no larger (the transport's
  *   own small buffer, a reader's, or what a `BufferedProtocol` returns for
- *   that `sizehint`); only `MIN_READ` when the run of reads before it
- *   (from one quiet read to the next) brought more than `QUIET_READ`,
- *   since a longer message fills any quiet read anyway. If it fills, the bytes keep coming, and the next
+ *   that `sizehint`); only `MIN_READ` after a run of reads (from one
+ *   quiet read to the next) of more than `QUIET_READ`, until `SHORT_RUNS`
+ *   shorter runs have followed it, since a longer message fills any quiet
+ *   read anyway. If it fills, the bytes keep coming, and the next
  *   read is issued at once, before the bytes are handed on, offered the
  *   rest of the read size (the two count as one read) and a byte more (so
  *   that a message of a multiple of the read size ends on a short read).
