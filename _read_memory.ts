@@ -91,6 +91,26 @@ export function nextReadSize(
     : readSize;
 }
 
+/**
+ * The memory for a read that may wait (a quiet read, of `size` bytes):
+ * `held`, what the connection kept for such reads, if it is large enough
+ * and, once quiet reads are back at `MIN_READ` (after a burst), no larger;
+ * else new memory of `size` bytes, to keep instead.
+ *
+ * @param held The memory kept for quiet reads, or `null`.
+ * @param size The size of the read.
+ * @returns `held`, or new memory of `size` bytes.
+ */
+export function quietMemory(
+  held: Uint8Array | null,
+  size: number,
+): Uint8Array {
+  return held === null || held.length < size ||
+      (size === MIN_READ && held.length > size)
+    ? new Uint8Array(size)
+    : held;
+}
+
 /** How many free slab rests `spareSlabs` keeps at most. */
 const MAX_SPARES = 8;
 

@@ -17,6 +17,7 @@ import {
   MIN_READ,
   nextReadSize,
   QUIET_READ,
+  quietMemory,
   spareSlabs,
 } from "./_read_memory.ts";
 
@@ -161,13 +162,7 @@ export class ReaderBuffer {
         ? space >= want / 2
         : this.#buf.length - this.size >= want;
       if (this.#buf.length > QUIET_READ || !room) {
-        let small = this.#quiet;
-        if (
-          small === null || small.length < want ||
-          (want === MIN_READ && small.length > want) // after a burst
-        ) {
-          small = this.#quiet = new Uint8Array(want); // as large as asked
-        }
+        const small = this.#quiet = quietMemory(this.#quiet, want);
         return this.#lendOther(Lend.Quiet, small.subarray(0, want));
       }
     }

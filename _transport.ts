@@ -36,6 +36,7 @@ import {
   MORE_COMING,
   nextReadSize,
   QUIET_READ,
+  quietMemory,
   READ_WAIT,
   SHORT_RUNS,
   spareSlabs,
@@ -616,13 +617,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
           // A read that may wait for long must not hold a slab: it reads
           // into the connection's own small memory, copied into slab
           // space when bytes come.
-          let small = this.#quietBuf;
-          if (
-            small === null || small.length < size ||
-            (size === MIN_READ && small.length > size) // after a burst
-          ) {
-            small = this.#quietBuf = new Uint8Array(size);
-          }
+          const small = this.#quietBuf = quietMemory(this.#quietBuf, size);
           buf = small.subarray(0, size);
           copied = true;
         } else {

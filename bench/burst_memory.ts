@@ -13,8 +13,9 @@
  * runs under `_gc_wrapper.ts`, which collects on SIGUSR2), then after glibc's
  * `malloc_trim(0)` as well (SIGHUP: the free pages inside the malloc heap
  * go back to the system; what is left is what the process still uses), and
- * the peak (VmHWM). Per connection is (RSS − RSS with no connections) / N; the goal
- * is at most 32 KiB per connection 3 s after the burst, without a forced GC.
+ * the peak (VmHWM). Per connection is (RSS − RSS with no connections) / N;
+ * the goal is at most 32 KiB per connection 3 s after the burst, without a
+ * forced GC.
  * The goal is reported, not enforced: OVER does not fail the run
  * (`tests/burst_memory_test.ts` holds the library to a bound). Both
  * processes run with `ulimit -n 65536` (or the hard limit).

@@ -828,12 +828,11 @@ export const MUTANTS: Mutant[] = [
       "one short run after a burst brings quiet reads back to QUIET_READ (a burst's last bytes often come alone)",
   },
   {
-    file: "_reader_buffer.ts",
-    find:
-      "          (want === MIN_READ && small.length > want) // after a burst\n",
-    replace: "          false\n",
+    file: "_read_memory.ts",
+    find: "      (size === MIN_READ && held.length > size)\n",
+    replace: "      false\n",
     description:
-      "a stream reader's small memory never shrinks: after a burst its waiting read holds QUIET_READ",
+      "the small memory of quiet reads never shrinks: after a burst a transport's or stream reader's waiting read holds QUIET_READ",
   },
 ];
 
