@@ -244,6 +244,9 @@ export function spawnLines(
       "bash",
       ...cmd,
     ],
+    // Deno's update check would open a socket of its own, which the
+    // measures that count the sockets of a process would take for a peer's.
+    env: { DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "inherit",
     stdin,
