@@ -244,8 +244,8 @@ export function spawnLines(
       "bash",
       ...cmd,
     ],
-    // Deno's update check would open a socket of its own, which the
-    // measures that count the sockets of a process would take for a peer's.
+    // No update check (as in the tests' children): what is measured is the
+    // child's own work, not Deno's housekeeping.
     env: { DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "inherit",
