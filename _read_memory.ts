@@ -25,12 +25,15 @@
  *   read is issued at once, before the bytes are handed on, offered the
  *   rest of the read size (the two count as one read) and a byte more (so
  *   that a message of a multiple of the read size ends on a short read).
- *   A `Protocol` gets both in one `dataReceived()` when the second
- *   completes within a few microtasks (it does when the bytes are already
- *   in the socket); a stream reader wakes its waiting `read()` once for
- *   both (`MORE_COMING`), so that `read(65536)` gets 64 KiB. A small
- *   waiting read thus costs one more socket read per message, not one
- *   more callback and one more write.
+ *   A stream reader wakes its waiting `read()` once for both
+ *   (`MORE_COMING`), so that `read(65536)` gets 64 KiB: a small waiting
+ *   read costs it one more socket read per message, not one more wake-up.
+ *   A `Protocol`'s transport offers that next read a whole read size more
+ *   (it has no reader asking for a size), and gives both in one
+ *   `dataReceived()` when it completes within a few microtasks (it does
+ *   when the bytes are already in the socket): a message of up to twice
+ *   the read size then takes the two socket reads and the writes of an
+ *   echo that one large waiting read would.
  * - **Quiet connections give back what they keep.** A `Protocol`'s
  *   transport gives the free rest of its slab, as soon as a read empties
  *   the socket, to a few spares that all transports share: whichever

@@ -353,8 +353,9 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
       `the read after the quiet one was not issued before dataReceived() (${first.reads} reads, ${before} before the message)`,
     );
     // The rest of the read size, and a byte more (so that a message of
-    // exactly MAX_READ ends on a short read).
-    assertEquals(served()[before]!.buf.length, MAX_READ - MIN_READ + 1);
+    // exactly MAX_READ ends on a short read), and a whole read size more
+    // (so that a message of up to twice it takes two reads).
+    assertEquals(served()[before]!.buf.length, 2 * MAX_READ - MIN_READ + 1);
     assertEquals(
       RecordingEcho.seen.map((s) => s.length),
       [MAX_READ],
@@ -367,6 +368,29 @@ test("a quiet Protocol read that fills is joined by the next read, issued at onc
     assert(
       waiting.buf.buffer.byteLength <= QUIET_READ,
       `the waiting read holds ${waiting.buf.buffer.byteLength} bytes`,
+    );
+  });
+});
+
+test("a Protocol message of up to twice the read size after a burst takes two socket reads and one dataReceived(), as without a small quiet read", async () => {
+  await withRecordingEcho(async (conn, served) => {
+    await burstThenTail(conn, 1024 * 1024);
+    assertEquals(served().at(-1)!.buf.length, MIN_READ);
+    const size = 100 * 1024; // between MAX_READ and twice it
+    const before = served().length;
+    RecordingEcho.seen = [];
+    await echoed(conn, randomBytes(size));
+    assertEquals(
+      RecordingEcho.seen.map((s) => s.length),
+      [size],
+      "one dataReceived() for the whole message",
+    );
+    await delay(20);
+    // The quiet read, the read that joined it, and the quiet read that
+    // waits now: two socket reads for the message.
+    assertEquals(
+      served().slice(before).map((c) => c.buf.length),
+      [2 * MAX_READ - MIN_READ + 1, MIN_READ],
     );
   });
 });
