@@ -21,7 +21,9 @@
  *   that `sizehint`); only `MIN_READ` after a run of reads (from one
  *   quiet read to the next) of more than `QUIET_READ`, until `SHORT_RUNS`
  *   shorter runs have followed it, since a longer message fills any quiet
- *   read anyway. If it fills, the bytes keep coming, and the next
+ *   read anyway. It is offered a byte more than that (`QUIET_EXTRA`), so
+ *   that a message of exactly 4 or 16 KiB ends on a short read and leaves
+ *   the connection quiet. If it fills, the bytes keep coming, and the next
  *   read is issued at once, before the bytes are handed on, offered the
  *   rest of the read size (the two count as one read) and a byte more (so
  *   that a message of a multiple of the read size ends on a short read).
@@ -60,6 +62,17 @@ export const MAX_READ = 64 * 1024;
  */
 export const QUIET_READ = 16 * 1024;
 /**
+ * What a quiet read is offered beyond its size (`MIN_READ` or at most
+ * `QUIET_READ`): a byte, so that a message of exactly that size (4 or 16
+ * KiB) does not fill it. A quiet read that fills is taken for the start of
+ * a longer message: the next read is issued at once and waits, in larger
+ * memory, for bytes that may not come. Messages of exactly 16 KiB, each
+ * filling its quiet read, echoed at 0.8 of the rate of a transport that
+ * read them in one read (the read issued at once took the next message,
+ * and that run of 32 KiB made the next quiet reads 4 KiB).
+ */
+export const QUIET_EXTRA = 1;
+/**
  * How many runs of reads of `QUIET_READ` bytes or less (from one quiet read
  * to the next: a message, when they are small) must follow a longer one
  * before quiet reads are offered `QUIET_READ` again rather than `MIN_READ`.
@@ -97,7 +110,8 @@ export function nextReadSize(
 /**
  * The memory for a read that may wait (a quiet read, of `size` bytes):
  * `held`, what the connection kept for such reads, if it is large enough
- * and, once quiet reads are back at `MIN_READ` (after a burst), no larger;
+ * and, once quiet reads are back at `MIN_READ` (after a burst: `size` is
+ * `MIN_READ + QUIET_EXTRA`), no larger;
  * else new memory of `size` bytes, to keep instead.
  *
  * @param held The memory kept for quiet reads, or `null`.
@@ -109,7 +123,7 @@ export function quietMemory(
   size: number,
 ): Uint8Array {
   return held === null || held.length < size ||
-      (size === MIN_READ && held.length > size)
+      (size === MIN_READ + QUIET_EXTRA && held.length > size)
     ? new Uint8Array(size)
     : held;
 }

@@ -16,6 +16,7 @@
 import {
   MIN_READ,
   nextReadSize,
+  QUIET_EXTRA,
   QUIET_READ,
   quietMemory,
   spareSlabs,
@@ -137,10 +138,10 @@ export class ReaderBuffer {
    * before it the unread bytes not taken by then (while the read was in
    * flight they were usually all taken), instead of copying them now.
    *
-   * A small read asked for (`sizehint` of `QUIET_READ` or less: the
+   * A small read asked for (`sizehint` of `QUIET_READ + QUIET_EXTRA` or less: the
    * transport's read after the peer went quiet, which may wait for long, or
    * the bytes a TLS engine has decrypted) never holds a large buffer:
-   * once `#buf` is larger than `QUIET_READ`, or has no room for the read,
+   * once `#buf` is larger than that, or has no room for the read,
    * the read goes to small memory of the buffer's own, and `commit` copies
    * the bytes in. So an idle
    * connection's read holds little, and `trim` can give `#buf` back.
@@ -157,11 +158,12 @@ export class ReaderBuffer {
     this.#lentGrows = sizehint <= 0;
     this.#lentSize = want;
     const space = this.#buf.length - this.#end;
-    if (sizehint > 0 && want <= QUIET_READ && this.#buf.length > 0) {
+    const quiet = QUIET_READ + QUIET_EXTRA;
+    if (sizehint > 0 && want <= quiet && this.#buf.length > 0) {
       const room = this.#shared
         ? space >= want / 2
         : this.#buf.length - this.size >= want;
-      if (this.#buf.length > QUIET_READ || !room) {
+      if (this.#buf.length > quiet || !room) {
         const small = this.#quiet = quietMemory(this.#quiet, want);
         return this.#lendOther(Lend.Quiet, small.subarray(0, want));
       }

@@ -35,6 +35,7 @@ import {
   MIN_READ,
   MORE_COMING,
   nextReadSize,
+  QUIET_EXTRA,
   QUIET_READ,
   quietMemory,
   READ_WAIT,
@@ -621,7 +622,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
           buf = small.subarray(0, size);
           copied = true;
         } else {
-          buf = this.#slabSpace(size, false);
+          buf = this.#slabSpace(size, size / 2);
         }
         if (quiet) this.quietSince = IdleTrim.now;
         read = conn.read(buf);
@@ -679,10 +680,16 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     this.#quiet = false;
     if (n < full) this.#restOf = n; // counted with the read after it
     else this.#countRead(n, n, true);
-    const size = this.#restSize() + this.#readSize;
-    const space = this.#slabSpace(n + size, true);
+    const restSize = this.#restSize();
+    // What is left of the slab, if that takes half the rest of the read
+    // size: a fresh slab costs more than a read more.
+    const space = this.#slabSpace(
+      n + restSize + this.#readSize,
+      n + Math.ceil(restSize / 2),
+    );
     space.set(first);
     const rest = space.subarray(n);
+    const size = rest.length;
     let got: number | null | undefined;
     let failed = false;
     const read = this.#conn.read(rest);
@@ -738,7 +745,7 @@ export class SocketTransport extends StreamTransport implements Trimmable {
     }
     let data = buf.subarray(0, n);
     if (copied) {
-      data = this.#slabSpace(n, true);
+      data = this.#slabSpace(n, n);
       data.set(buf.subarray(0, n));
     }
     if (!buffered) {
@@ -787,17 +794,18 @@ export class SocketTransport extends StreamTransport implements Trimmable {
   }
 
   /**
-   * Room for `size` bytes at the slab's free end: what is left of the slab
-   * if that is at least half of `size` (all of it when `exact`), else a
-   * spare that is, else a fresh slab: four reads large once reads are
-   * `QUIET_READ` or more, else `QUIET_READ`.
+   * Room for `size` bytes at the slab's free end, or for less, but at
+   * least `least`: what is left of the slab if that is at least `least`,
+   * else a spare that is, else a fresh slab, four reads large once reads
+   * are `QUIET_READ` or more (else `QUIET_READ`), and at least `size`.
+   * Fresh memory is what costs most here (see `docs/performance.md`): a
+   * slab is used to its end.
    */
-  #slabSpace(size: number, exact: boolean): Uint8Array {
-    const left = this.#slab.length - this.#slabOff;
-    if (exact ? left < size : left < size / 2) {
+  #slabSpace(size: number, least: number): Uint8Array {
+    if (this.#slab.length - this.#slabOff < least) {
       const reads = this.#readSize;
       this.#slab = spareSlabs.take(
-        exact ? size : size / 2,
+        least,
         Math.max(size, reads >= QUIET_READ ? 4 * reads : QUIET_READ),
       );
       this.#slabOff = 0;
@@ -832,6 +840,8 @@ export class SocketTransport extends StreamTransport implements Trimmable {
    * read would cost the same reads and only hold more memory while the
    * connection waits (after a burst, 12 KiB more a connection). A single
    * short run does not end a burst: its last bytes often come alone.
+   * And a byte more (`QUIET_EXTRA`): a message of exactly that size then
+   * leaves the connection quiet.
    */
   #quietSize(): number {
     if (this.#run > 0) {
@@ -840,9 +850,9 @@ export class SocketTransport extends StreamTransport implements Trimmable {
         : Math.min(this.#shortRuns + 1, SHORT_RUNS);
       this.#run = 0;
     }
-    return this.#shortRuns < SHORT_RUNS
+    return (this.#shortRuns < SHORT_RUNS
       ? MIN_READ
-      : Math.min(this.#readSize, QUIET_READ);
+      : Math.min(this.#readSize, QUIET_READ)) + QUIET_EXTRA;
   }
 
   /**
