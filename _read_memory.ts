@@ -163,8 +163,10 @@ export const spareSlabs = new class SpareSlabs {
   }
 
   /**
-   * Memory for the caller: a spare of at least `least` bytes if there is
-   * one, else new memory of `size` bytes.
+   * Memory for the caller: the largest spare, if it has at least `least`
+   * bytes, else new memory of `size` bytes. The largest, because the bytes
+   * that follow go on into it: a message then fits where it starts more
+   * often, and takes fresh memory less often.
    *
    * @param least The bytes needed.
    * @param size The size of new memory.
@@ -172,16 +174,18 @@ export const spareSlabs = new class SpareSlabs {
    */
   take(least: number, size: number): Uint8Array {
     const spares = this.#spares;
-    for (let i = spares.length - 1; i >= 0; i--) {
-      const spare = spares[i]!;
-      if (spare.length >= least) {
-        spares[i] = spares[spares.length - 1]!;
-        spares.pop();
-        this.#takenAt = IdleTrim.now;
-        return spare;
-      }
+    let best = -1;
+    for (let i = 0; i < spares.length; i++) {
+      if (best === -1 || spares[i]!.length > spares[best]!.length) best = i;
     }
-    return new Uint8Array(size);
+    if (best === -1 || spares[best]!.length < least) {
+      return new Uint8Array(size);
+    }
+    const spare = spares[best]!;
+    spares[best] = spares[spares.length - 1]!;
+    spares.pop();
+    this.#takenAt = IdleTrim.now;
+    return spare;
   }
 
   /** A sweep: drops the spares if none was taken since the sweep before. */

@@ -14,6 +14,7 @@
  * @module
  */
 import {
+  MAX_READ,
   MIN_READ,
   nextReadSize,
   QUIET_EXTRA,
@@ -61,6 +62,11 @@ export class ReaderBuffer {
   #readSize = MIN_READ;
   /** Whether views of `#buf` were handed out: then it is only appended to. */
   #shared = false;
+  /**
+   * Whether the bytes were last read out by `take` (views), not `copyOut`:
+   * then a full buffer is replaced, not grown (see `lend`).
+   */
+  #takes = false;
   /** Where the pending lend writes (in `#next` if set, else in `#buf`), or -1. */
   #lent = -1;
   #lentSize = 0;
@@ -155,6 +161,11 @@ export class ReaderBuffer {
   lend(sizehint: number): Uint8Array {
     this.#abandon();
     let want = sizehint > 0 ? sizehint : this.#readSize;
+    if (sizehint > QUIET_READ + QUIET_EXTRA) {
+      // The transport's reads are this large now: new memory is sized for
+      // a few of them, even when it is taken for a small read's bytes.
+      this.#readSize = Math.min(sizehint, MAX_READ);
+    }
     this.#lentGrows = sizehint <= 0;
     this.#lentSize = want;
     const space = this.#buf.length - this.#end;
@@ -168,7 +179,11 @@ export class ReaderBuffer {
         return this.#lendOther(Lend.Quiet, small.subarray(0, want));
       }
     }
-    if (this.#shared) {
+    if (this.#shared || this.#takes) {
+      // Filled to its end like a shared buffer, when the bytes are taken
+      // as views: a buffer grown to fit the unread bytes and the read is,
+      // on such a stream, fresh memory for every message (a 100 KiB echo
+      // took 64 and 128 KiB buffers a message, twice what it received).
       if (space < want / 2) {
         const next = spareSlabs.take(
           this.size + want,
@@ -258,6 +273,8 @@ export class ReaderBuffer {
         fresh.copyWithin(size, 0, n);
         fresh.set(this.#buf.subarray(this.#start, this.#end));
       }
+      // No view of the old buffer was handed out: it is free memory now.
+      if (!this.#shared) spareSlabs.give(this.#buf);
       this.#buf = fresh;
       this.#start = 0;
       this.#end = size;
@@ -298,6 +315,7 @@ export class ReaderBuffer {
     if (n === 0) return EMPTY;
     const out = this.#buf.subarray(this.#start, this.#start + n);
     this.#shared = true;
+    this.#takes = true;
     this.#consume(n);
     if (
       this.#start === this.#end && this.#lent !== -1 &&
@@ -322,6 +340,7 @@ export class ReaderBuffer {
    */
   copyOut(dest: Uint8Array): number {
     const n = Math.min(dest.length, this.size);
+    this.#takes = false;
     dest.set(this.#buf.subarray(this.#start, this.#start + n));
     this.#consume(n);
     return n;
@@ -432,13 +451,19 @@ export class ReaderBuffer {
     if (!this.#shared && buf.length - size >= want && this.#start > 0) {
       buf.copyWithin(0, this.#start, this.#end);
     } else {
-      const grown = this.#shared
+      // When `take` hands the bytes out, a slab a few reads large, as for
+      // a fresh lend (a buffer only doubled to fit was fresh memory for
+      // every message: a 100 KiB echo took 64 and 128 KiB buffers a
+      // message, twice what it received); else one reused over and over.
+      const grown = this.#shared || this.#takes
         ? spareSlabs.take(
           size + want,
-          Math.max(4 * this.#readSize, size + want),
+          Math.max(4 * Math.max(want, this.#readSize), size + want),
         )
         : new Uint8Array(Math.max(2 * buf.length, size + want, MIN_READ));
       grown.set(buf.subarray(this.#start, this.#end));
+      // No view of the old buffer was handed out: it is free memory now.
+      if (!this.#shared) spareSlabs.give(buf);
       this.#buf = grown;
       this.#shared = false;
     }

@@ -321,10 +321,14 @@ test("transport reads into reader memory: with a 1 MiB limit and a consumer slow
       return lent.length;
     }],
     ["getBuffer(50000)", (reader, at) => {
+      // At least half of it (the rest of a buffer filled to its end); the
+      // transport then asks again for the rest of what it delivers.
       const lent = readerBuffer(reader, 50_000);
-      for (let i = 0; i < 50_000; i++) lent[i] = lineByteAt(at + i);
-      readerUpdated(reader, 50_000);
-      return 50_000;
+      assert(lent.length >= 25_000, `lent ${lent.length}`);
+      const n = Math.min(lent.length, 50_000);
+      for (let i = 0; i < n; i++) lent[i] = lineByteAt(at + i);
+      readerUpdated(reader, n);
+      return n;
     }],
     ["feedData", (reader, at) => {
       const chunk = new Uint8Array(50_000);
