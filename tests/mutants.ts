@@ -555,8 +555,9 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_reader_buffer.ts",
-    find: "          Math.max(4 * this.#readSize, size + want),\n",
-    replace: "          Math.max(4 * this.#readSize, want),\n",
+    find:
+      "          Math.max(4 * Math.max(want, this.#readSize), size + want),\n",
+    replace: "          Math.max(4 * Math.max(want, this.#readSize), want),\n",
     description:
       "a full shared buffer is replaced by one sized without the unread bytes it must take",
   },
@@ -806,9 +807,10 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_transport.ts",
-    find: "      ? MIN_READ\n      : Math.min(this.#readSize, QUIET_READ);\n",
+    find:
+      "      ? MIN_READ\n      : Math.min(this.#readSize, QUIET_READ)) + QUIET_EXTRA;\n",
     replace:
-      "      ? Math.min(this.#readSize, QUIET_READ)\n      : Math.min(this.#readSize, QUIET_READ);\n",
+      "      ? Math.min(this.#readSize, QUIET_READ)\n      : Math.min(this.#readSize, QUIET_READ)) + QUIET_EXTRA;\n",
     description:
       "a quiet read after a burst is offered QUIET_READ, not MIN_READ: each connection that waits after a burst holds 12 KiB more",
   },
@@ -829,10 +831,45 @@ export const MUTANTS: Mutant[] = [
   },
   {
     file: "_read_memory.ts",
-    find: "      (size === MIN_READ && held.length > size)\n",
+    find: "      (size === MIN_READ + QUIET_EXTRA && held.length > size)\n",
     replace: "      false\n",
     description:
       "the small memory of quiet reads never shrinks: after a burst a transport's or stream reader's waiting read holds QUIET_READ",
+  },
+  {
+    file: "_read_memory.ts",
+    find: "export const QUIET_EXTRA = 1;\n",
+    replace: "export const QUIET_EXTRA = 0;\n",
+    description:
+      "a quiet read is offered exactly 4 or 16 KiB: a message of that size fills it, and the read joined to it waits for the next message in a slab",
+  },
+  {
+    file: "_transport.ts",
+    find: "      n + restSize + this.#readSize,\n",
+    replace: "      n + restSize,\n",
+    description:
+      "the read joined to a full quiet read is offered only the rest of the read size: a 100 KiB message takes three reads, two dataReceived() and three writes",
+  },
+  {
+    file: "_transport.ts",
+    find: "      n + Math.ceil(restSize / 2),\n",
+    replace: "      n + restSize + this.#readSize,\n",
+    description:
+      "the read joined to a full quiet read takes a fresh slab unless the slab's rest holds all it is offered: a fresh slab every two 100 KiB messages",
+  },
+  {
+    file: "_reader_buffer.ts",
+    find: "    this.#shared = true;\n    this.#takes = true;\n",
+    replace: "    this.#shared = true;\n",
+    description:
+      "a reader whose bytes are taken as views grows its buffer to fit each message: fresh buffers for every message",
+  },
+  {
+    file: "_reader_buffer.ts",
+    find: "      if (!this.#shared) spareSlabs.give(buf);\n",
+    replace: "      spareSlabs.give(buf);\n",
+    description:
+      "a full reader buffer that views were taken of goes to the spares: another read writes over bytes the application holds",
   },
 ];
 
