@@ -871,6 +871,13 @@ export const MUTANTS: Mutant[] = [
     description:
       "a full reader buffer that views were taken of goes to the spares: another read writes over bytes the application holds",
   },
+  {
+    file: "_reader_buffer.ts",
+    find: "      if (!this.#shared) spareSlabs.give(this.#buf);\n",
+    replace: "      spareSlabs.give(this.#buf);\n",
+    description:
+      "a reader buffer that views were taken of goes to the spares when a read moves to a fresh one: another read writes over bytes the application holds",
+  },
 ];
 
 // Equivalent mutants left out of the list, and why they cannot change

@@ -10,7 +10,7 @@ import {
 import fc from "fast-check";
 import { StreamReader } from "../mod.ts";
 import { ReaderBuffer } from "../_reader_buffer.ts";
-import { MAX_READ } from "../_read_memory.ts";
+import { MAX_READ, MIN_READ, spareSlabs } from "../_read_memory.ts";
 import { readerBuffer, readerUpdated } from "../_stream_reader.ts";
 import { test } from "./_helpers.ts";
 
@@ -135,6 +135,40 @@ test("ReaderBuffer: a view taken is never written over, and a shared buffer near
   assertEquals(rest.subarray(0, 10), new Uint8Array(10).fill(1));
   assertEquals(rest.subarray(10), fresh);
   assertEquals(kept, new Uint8Array(kept.length).fill(1));
+});
+
+test("ReaderBuffer: a buffer views were taken of never goes to the spares, whether an append or a read replaces it", () => {
+  /** Takes every spare there is and writes over it. */
+  const scribble = () => {
+    for (let i = 0; i < 16; i++) spareSlabs.take(MIN_READ, 0).fill(9);
+  };
+  spareSlabs.clear();
+  try {
+    // Replaced by an append that does not fit.
+    const mem = new ReaderBuffer(1 << 20);
+    mem.append(new Uint8Array(4000).fill(1)); // a 4 KiB buffer
+    const kept = mem.take(3990); // shared: 10 unread, 96 bytes left
+    mem.append(new Uint8Array(1000).fill(2)); // to a new buffer
+    assert(mem.lend(-1).buffer !== kept.buffer);
+    mem.commit(0);
+    scribble();
+    assertEquals(kept, new Uint8Array(3990).fill(1));
+    assertEquals(mem.take(1010).subarray(0, 10), new Uint8Array(10).fill(1));
+
+    // Replaced by a read that went to a fresh buffer.
+    const other = new ReaderBuffer(1 << 20);
+    let lent = other.lend(-1);
+    lent.fill(3);
+    other.commit(lent.length - 100);
+    const held = other.take(other.size); // shared, 100 bytes left
+    lent = other.lend(-1);
+    assert(lent.buffer !== held.buffer);
+    other.commit(50);
+    scribble();
+    assertEquals(held, new Uint8Array(held.length).fill(3));
+  } finally {
+    spareSlabs.clear();
+  }
 });
 
 test("ReaderBuffer: a shared buffer with at least half a read left is filled to its end", () => {
