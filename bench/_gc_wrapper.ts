@@ -2,7 +2,10 @@
 /**
  * Runs a server file of `bench/servers/` unchanged, with two additions, so
  * that a benchmark can read where the server's RSS is
- * (`bench/burst_memory.ts`): on SIGUSR2 it runs a full garbage collection;
+ * (`bench/burst_memory.ts`): on SIGUSR2 it runs V8's most thorough garbage
+ * collection (`flavor: "last-resort"`, the one V8 runs before it gives up
+ * on memory: it gives back the heap pages it emptied, which an ordinary
+ * full collection may keep, as `tests/fixtures/burst_server.ts` does);
  * on SIGHUP it calls glibc's `malloc_trim(0)` through FFI, which gives the
  * system the free pages inside the malloc heap (glibc's `free` returns only
  * the free top of the heap). Needs `--v8-flags=--expose-gc` (and FFI, in
@@ -15,11 +18,18 @@ const [server] = Deno.args;
 if (server === undefined) {
   throw new TypeError("_gc_wrapper.ts needs a server file");
 }
-const gc = (globalThis as { gc?: () => void }).gc;
+const gc = (globalThis as {
+  gc?: (
+    options: { type: "major"; execution: "sync"; flavor: "last-resort" },
+  ) => void;
+}).gc;
 if (gc === undefined) {
   throw new TypeError("_gc_wrapper.ts needs --v8-flags=--expose-gc");
 }
-Deno.addSignalListener("SIGUSR2", () => gc());
+Deno.addSignalListener(
+  "SIGUSR2",
+  () => gc({ type: "major", execution: "sync", flavor: "last-resort" }),
+);
 Deno.addSignalListener("SIGHUP", () => {
   try {
     const libc = Deno.dlopen("libc.so.6", {

@@ -9,7 +9,8 @@
  * (2,000) idle connections, opened by `burst_client.ts` in another process;
  * then each connection sends MIB (1) MiB, a checked pattern, and reads the
  * whole echo back, 100 connections bursting at a time; then all N stay open
- * and idle: the RSS 3 s later and 30 s later, then after a forced full GC (the server
+ * and idle: the RSS 3 s later and 30 s later, then after a forced GC, V8's
+ * last-resort one, which gives back the heap pages it emptied (the server
  * runs under `_gc_wrapper.ts`, which collects on SIGUSR2), then after glibc's
  * `malloc_trim(0)` as well (SIGHUP: the free pages inside the malloc heap
  * go back to the system; what is left is what the process still uses), and
@@ -63,7 +64,7 @@ export interface BurstResult {
   afterKiB: number;
   /** The same, `LATE_IDLE_MS` after the burst. */
   lateKiB: number;
-  /** The same, 500 ms after a forced full GC. */
+  /** The same, 500 ms after a forced last-resort GC. */
   gcKiB: number;
   /** The same, 500 ms after `malloc_trim(0)` too. */
   trimKiB: number;
@@ -219,7 +220,7 @@ export async function runBurstMemory(
     `Each server in its own process. The client (\`burst_client.ts\`, another process) opens ${n} connections,`,
     `then sends ${mib} MiB on each and reads the echo back, checked (${CONCURRENCY} connections bursting at a time),`,
     `then leaves all ${n} open and idle. Per connection: (RSS − RSS with no connections) / ${n}; the RSS`,
-    `in brackets. "After GC": 500 ms after a full GC forced by SIGUSR2 (\`_gc_wrapper.ts\`, \`--expose-gc\`);`,
+    `in brackets. "After GC": 500 ms after V8's last-resort GC, forced by SIGUSR2 (\`_gc_wrapper.ts\`, \`--expose-gc\`);`,
     `"and trim": 500 ms after glibc's \`malloc_trim(0)\` too (SIGHUP, through FFI), which returns the free pages`,
     `inside the malloc heap: the memory the process still uses. glibc's \`free\` returns only the heap's free top.`,
     `Goal (issue 23): at most ${GOAL_KIB} KiB per connection after the burst, without a forced GC: "met" at ${seconds} s,`,
