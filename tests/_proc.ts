@@ -1,7 +1,8 @@
 // Copyright 2026 the @aio/net authors. MIT license.
 /**
  * What `/proc` shows of this process's descriptors and TCP sockets, for the
- * tests that check that nothing is left open.
+ * tests that check that nothing is left open; and glibc's `malloc_trim`, for
+ * the tests that read this process's RSS.
  *
  * @module
  */
@@ -107,4 +108,29 @@ export async function fdView(
 export async function serverSockets(port: number): Promise<number> {
   return (await countSockets((s) => s.local === port && s.state !== "0A"))
     .matching;
+}
+
+/**
+ * Hands the free pages inside glibc's malloc heap back to the system
+ * (`malloc_trim(0)`, through FFI: `--allow-ffi`), so that RSS shows what is
+ * in use rather than what the allocator keeps (its `free` returns only the
+ * heap's free top).
+ *
+ * @returns Whether it ran: false without FFI, or where there is no glibc.
+ */
+export function mallocTrim(): boolean {
+  let libc;
+  try {
+    libc = Deno.dlopen("libc.so.6", {
+      malloc_trim: { parameters: ["usize"], result: "i32" },
+    });
+  } catch {
+    return false;
+  }
+  try {
+    libc.symbols.malloc_trim(0n);
+  } finally {
+    libc.close();
+  }
+  return true;
 }

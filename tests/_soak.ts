@@ -45,7 +45,7 @@ import {
   type Transport,
 } from "../mod.ts";
 import { tlsFiles } from "./_helpers.ts";
-import { fdView } from "./_proc.ts";
+import { fdView, mallocTrim } from "./_proc.ts";
 
 const HOST = "127.0.0.1";
 const KiB = 1024;
@@ -437,27 +437,6 @@ function findGc(): (() => void) | undefined {
     return typeof gc === "function" ? gc as () => void : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/**
- * Hands freed heap memory back to the system (glibc's `malloc_trim(0)`), so
- * that RSS shows what is in use rather than what the allocator keeps cached.
- * Needs `--allow-ffi`; returns whether it ran.
- */
-function trimMalloc(): boolean {
-  try {
-    const libc = Deno.dlopen("libc.so.6", {
-      malloc_trim: { parameters: ["usize"], result: "i32" },
-    });
-    try {
-      libc.symbols.malloc_trim(0n);
-    } finally {
-      libc.close();
-    }
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -1464,7 +1443,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakFigures> {
   let post: string[] = [];
   const ownProcess = options.ownProcess ?? true;
   const gc = ownProcess ? findGc() : undefined;
-  const trim = () => ownProcess && trimMalloc();
+  const trim = () => ownProcess && mallocTrim();
   try {
     warm = await warmUp(hangMs);
     gc?.();
