@@ -161,7 +161,8 @@ export class ReaderBuffer {
   lend(sizehint: number): Uint8Array {
     this.#abandon();
     let want = sizehint > 0 ? sizehint : this.#readSize;
-    if (sizehint > QUIET_READ + QUIET_EXTRA) {
+    const quiet = QUIET_READ + QUIET_EXTRA;
+    if (sizehint > quiet) {
       // The transport's reads are this large now: new memory is sized for
       // a few of them, even when it is taken for a small read's bytes.
       this.#readSize = Math.min(sizehint, MAX_READ);
@@ -169,7 +170,6 @@ export class ReaderBuffer {
     this.#lentGrows = sizehint <= 0;
     this.#lentSize = want;
     const space = this.#buf.length - this.#end;
-    const quiet = QUIET_READ + QUIET_EXTRA;
     if (sizehint > 0 && want <= quiet && this.#buf.length > 0) {
       const room = this.#shared
         ? space >= want / 2
@@ -181,14 +181,9 @@ export class ReaderBuffer {
     }
     if (this.#shared || this.#takes) {
       // Filled to its end like a shared buffer, when the bytes are taken
-      // as views: a buffer grown to fit the unread bytes and the read is,
-      // on such a stream, fresh memory for every message (a 100 KiB echo
-      // took 64 and 128 KiB buffers a message, twice what it received).
+      // as views, then replaced (see `#slabFor`).
       if (space < want / 2) {
-        const next = spareSlabs.take(
-          this.size + want,
-          Math.max(4 * Math.max(want, this.#readSize), this.size + want),
-        );
+        const next = this.#slabFor(want);
         this.#lendOther(Lend.Fresh, next); // all of it: commit moves into it
         return next.subarray(0, want);
       }
@@ -451,15 +446,10 @@ export class ReaderBuffer {
     if (!this.#shared && buf.length - size >= want && this.#start > 0) {
       buf.copyWithin(0, this.#start, this.#end);
     } else {
-      // When `take` hands the bytes out, a slab a few reads large, as for
-      // a fresh lend (a buffer only doubled to fit was fresh memory for
-      // every message: a 100 KiB echo took 64 and 128 KiB buffers a
-      // message, twice what it received); else one reused over and over.
+      // When `take` hands the bytes out, a slab, as for a fresh lend; else
+      // one buffer, reused over and over.
       const grown = this.#shared || this.#takes
-        ? spareSlabs.take(
-          size + want,
-          Math.max(4 * Math.max(want, this.#readSize), size + want),
-        )
+        ? this.#slabFor(want)
         : new Uint8Array(Math.max(2 * buf.length, size + want, MIN_READ));
       grown.set(buf.subarray(this.#start, this.#end));
       // No view of the old buffer was handed out: it is free memory now.
@@ -469,6 +459,21 @@ export class ReaderBuffer {
     }
     this.#start = 0;
     this.#end = size;
+  }
+
+  /**
+   * New memory for the unread bytes and `want` more, when the bytes are
+   * taken as views: the largest spare if it holds them, else a slab a few
+   * reads large. A buffer grown only to fit them was, on such a stream,
+   * fresh memory for every message (a 100 KiB echo took 64 and 128 KiB
+   * buffers a message, twice what it received).
+   */
+  #slabFor(want: number): Uint8Array {
+    const need = this.size + want;
+    return spareSlabs.take(
+      need,
+      Math.max(4 * Math.max(want, this.#readSize), need),
+    );
   }
 
   /** Drops the first `n` unread bytes. */

@@ -547,19 +547,17 @@ export const MUTANTS: Mutant[] = [
   // ---- Issue 26 ------------------------------------------------------------
   {
     file: "_reader_buffer.ts",
-    find:
-      "          Math.max(4 * Math.max(want, this.#readSize), this.size + want),\n",
-    replace: "          Math.max(4 * Math.max(want, this.#readSize), want),\n",
+    find: "      Math.max(4 * Math.max(want, this.#readSize), need),\n",
+    replace: "      Math.max(4 * Math.max(want, this.#readSize), want),\n",
     description:
-      "a fresh buffer lent to a socket read is sized without the unread bytes #commit puts in front of it",
+      "a fresh buffer (for a socket read, or for bytes that do not fit) is sized without the unread bytes put in front of it",
   },
   {
     file: "_reader_buffer.ts",
-    find:
-      "          Math.max(4 * Math.max(want, this.#readSize), size + want),\n",
-    replace: "          Math.max(4 * Math.max(want, this.#readSize), want),\n",
+    find: "    return spareSlabs.take(\n      need,\n",
+    replace: "    return spareSlabs.take(\n      want,\n",
     description:
-      "a full shared buffer is replaced by one sized without the unread bytes it must take",
+      "a full shared buffer is replaced by a spare too small for the unread bytes it must take",
   },
 
   // ---- Issue 24: _transport.ts ---------------------------------------------
