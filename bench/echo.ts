@@ -126,6 +126,7 @@ async function plainServers(): Promise<ServerSpec[]> {
   ];
   const list: ServerSpec[] = [
     { name: "raw Deno.Conn", cmd: run("raw.ts") },
+    { name: "raw, one copy a write", cmd: run("raw_copy.ts") },
     { name: "node:net in Deno", cmd: run("node_net.ts") },
     { name: "aio Protocol", cmd: run("aio_protocol.ts") },
     { name: "aio BufferedProtocol", cmd: run("aio_buffered.ts") },
